@@ -1,0 +1,108 @@
+"""`emotion-convert`: Keras model -> int8 TFLite + model card, with an int8-vs-float parity check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  emotion-convert runs/emotion5/model.keras --name emotion5 --out-dir models
+  emotion-convert runs/fer7/model.keras --name fer7 --out-dir models --float-tflite runs/fer7/float.tflite
+
+The run record (run.json beside the model) supplies labels, data and the training command.
+Exit status 1 if int8 agrees with float on fewer than --min-agreement of the validation faces.
+"""
+
+log = logging.getLogger("emotion_convert")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emotion-convert", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="Keras model (.keras) written by emotion-train")
+    parser.add_argument("--name", required=True, help="model name: writes NAME.tflite and NAME.json")
+    parser.add_argument("--out-dir", type=Path, default=Path("models"))
+    parser.add_argument("--run", type=Path, help="run record (default: run.json beside the model)")
+    parser.add_argument("--calibration", type=int, default=1000,
+                        help="training faces used as the representative dataset")
+    parser.add_argument("--crop-margin", type=float, default=0.1,
+                        help="margin added around a detector box, as a fraction of its size")
+    parser.add_argument("--min-agreement", type=float, default=0.98,
+                        help="required int8-vs-float top-1 agreement on validation faces")
+    parser.add_argument("--float-tflite", type=Path, help="also write the float32 TFLite here")
+    parser.add_argument("--no-keras-copy", action="store_true",
+                        help="do not write NAME.keras, the float model without optimizer state "
+                             "(the fine-tuning backbone and the parity reference)")
+    parser.add_argument("--data-dir", help="folder with the FER2013 .npz files")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import keras
+
+    from emotion_convert import parity, quantize
+    from emotion_convert.card import build_card
+    from emotion_convert.model_stats import count_macs
+    from emotion_device.model_card import sha256_of
+    from emotion_device.preprocess import CropSpec, to_model_input
+    from emotion_train.datapaths import VAL_FILE, data_dir
+    from emotion_train.fer2013 import load_fer2013_npz
+    from emotion_train.training import TrainConfig, load_splits
+
+    run_path = args.run or args.model.with_name("run.json")
+    run = json.loads(run_path.read_text())
+    config = TrainConfig(**{**run["config"], "data_dir": args.data_dir or run["config"]["data_dir"]})
+    train_data, val_data = load_splits(config)
+    model = keras.models.load_model(args.model)
+
+    calibration = quantize.representative_faces(to_model_input(train_data.x), args.calibration, config.seed)
+    tflite_path = quantize.write_bytes(args.out_dir / f"{args.name}.tflite",
+                                       quantize.convert_int8(model, calibration))
+    if args.float_tflite:
+        quantize.write_bytes(args.float_tflite, quantize.convert_float(model))
+
+    float_reference = None
+    if not args.no_keras_copy:
+        float_path = quantize.save_float_keras(model, args.out_dir / f"{args.name}.keras")
+        float_reference = {"file": float_path.name, "sha256": sha256_of(float_path)}
+
+    command = shlex.join(["emotion-convert", *(sys.argv[1:] if argv is None else argv)])
+    architecture = {"name": model.name, "parameters": int(model.count_params()),
+                    "macs": count_macs(model), "tflite_bytes": tflite_path.stat().st_size}
+    crop = CropSpec(margin=args.crop_margin, square=True)
+    card = build_card(args.name, tflite_path, run, crop, architecture,
+                      {"command": command, "calibration_faces": len(calibration),
+                       "float_reference": float_reference})
+    card_path = tflite_path.with_suffix(".json")
+    card.save(card_path)
+
+    val_inputs = to_model_input(val_data.x)
+    report = parity.parity_report(parity.float_scores(model, val_inputs),
+                                  parity.int8_scores(tflite_path, val_inputs), val_data.y, val_data.labels)
+    card.metrics = {"val": {"split": "FER2013 PublicTest", "labels": config.label_source, **report}}
+    if config.label_source != "fer2013":
+        fer_val = load_fer2013_npz(data_dir(config.data_dir) / VAL_FILE, config.label_set, "fer2013")
+        fer_inputs = to_model_input(fer_val.x)
+        card.metrics["val_fer2013_labels"] = {
+            "split": "FER2013 PublicTest", "labels": "fer2013",
+            **parity.parity_report(parity.float_scores(model, fer_inputs),
+                                   parity.int8_scores(tflite_path, fer_inputs), fer_val.y, fer_val.labels)}
+    card.save(card_path)
+
+    summary = {"model": str(tflite_path), "bytes": architecture["tflite_bytes"],
+               "float_accuracy": report["float"]["accuracy"], "int8_accuracy": report["int8"]["accuracy"],
+               "agreement": report["int8_float_top1_agreement"]}
+    print(json.dumps(summary, indent=2))
+    if report["int8_float_top1_agreement"] < args.min_agreement:
+        log.error("int8 agrees with float on %.2f%% of validation faces, below the required %.2f%%",
+                  100 * report["int8_float_top1_agreement"], 100 * args.min_agreement)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

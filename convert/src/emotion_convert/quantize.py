@@ -1,0 +1,69 @@
+"""Full-integer int8 post-training quantization with a representative set of real faces.
+
+Everything, input and output included, is int8, so the device runs no float kernels and
+feeds raw pixels quantized with the input tensor's own scale (about 1.0, zero point -128).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+log = logging.getLogger(__name__)
+
+
+def representative_faces(faces: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """A random, seeded sample of model inputs [count,48,48,1] for calibration."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(faces), size=min(count, len(faces)), replace=False)
+    return faces[np.sort(pick)]
+
+
+def convert_int8(model: keras.Model, calibration: np.ndarray) -> bytes:
+    def samples():
+        for face in calibration:
+            yield [face[None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = samples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return _run(converter)
+
+
+def convert_float(model: keras.Model) -> bytes:
+    """The float32 TFLite of the same network, for int8-vs-float benchmarks."""
+    return _run(tf.lite.TFLiteConverter.from_keras_model(model))
+
+
+def _run(converter: tf.lite.TFLiteConverter) -> bytes:
+    """Keras' export prints the whole saved signature to stdout; keep it in the debug log."""
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        result = converter.convert()
+    log.debug("%s", captured.getvalue())
+    return result
+
+
+def save_float_keras(model: keras.Model, path: Path) -> Path:
+    """Save the float model without optimizer state: a few hundred KB instead of several MB."""
+    clean = keras.models.clone_model(model)
+    clean.set_weights(model.get_weights())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean.save(path)
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    log.info("wrote %s (%.1f KB)", path, len(data) / 1024)
+    return path

@@ -1,0 +1,58 @@
+"""A short real training run, converted to int8, loads and runs on the device classifier."""
+
+import json
+
+import numpy as np
+import pytest
+
+from emotion_convert.cli import main as convert_main
+from emotion_device.classifier import EmotionClassifier
+from emotion_device.labels import LABEL_SETS
+from emotion_train.cli import main as train_main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("run")
+    assert train_main(["train", "--out", str(out), "--limit", "384", "--val-limit", "256",
+                       "--epochs", "1", "--data-dir", str(data_dir), "--no-jit"]) == 0
+    return out
+
+
+def test_training_writes_model_history_and_run_record(run_dir):
+    record = json.loads((run_dir / "run.json").read_text())
+    assert (run_dir / "model.keras").is_file()
+    assert record["epochs_completed"] == 1
+    assert record["command"].startswith("emotion-train train --out")
+    assert record["labels"] == list(LABEL_SETS["emotion5"])
+    assert record["data"]["train"]["faces"] == 384 and record["data"]["val"]["faces"] == 256
+    assert {"tensorflow", "keras", "numpy"} <= set(record["versions"])
+    assert 0 <= record["metrics"]["val"]["accuracy"] <= 1
+    assert "val_fer2013_labels" in record["metrics"]
+    assert not (run_dir / "backup").exists(), "a finished run leaves no resume backup behind"
+
+
+def test_conversion_gives_an_int8_model_the_device_loads(run_dir, tmp_path, data_dir):
+    rc = convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(tmp_path),
+                       "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0"])
+    assert rc == 0
+    classifier = EmotionClassifier(tmp_path / "tiny.tflite")  # verifies sha256 against the card
+    details = classifier.interpreter.get_input_details()[0]
+    assert details["dtype"] == np.int8
+    assert classifier.interpreter.get_output_details()[0]["dtype"] == np.int8
+    scale, zero_point = details["quantization"]
+    assert scale == pytest.approx(1.0, rel=0.02) and zero_point == -128  # raw pixels 0..255
+
+    card = classifier.card
+    assert card.labels == list(LABEL_SETS["emotion5"])
+    assert card.training["command"].startswith("emotion-train train")
+    assert card.training["conversion"]["command"].startswith("emotion-convert")
+    assert card.architecture["macs"] > 1_000_000 and card.architecture["parameters"] > 10_000
+    metrics = card.metrics["val"]
+    assert {"float", "int8", "int8_float_top1_agreement", "int8_accuracy_drop"} <= set(metrics)
+    assert set(metrics["int8"]["per_class_f1"]) == set(card.labels)
+    assert (tmp_path / "tiny.keras").is_file()
+
+    scores = classifier.scores(np.full((2, 48, 48, 1), 128, np.float32))
+    assert scores.shape == (2, 5)
+    np.testing.assert_allclose(scores.sum(1), 1.0, atol=0.03)

@@ -1,0 +1,24 @@
+"""Training and the device turn the same face crop into the same tensor."""
+
+import cv2
+import numpy as np
+
+from emotion_device.face import Box
+from emotion_device.preprocess import CropSpec, face_input
+from emotion_train.fer2013 import load_fer2013_npz
+from emotion_train.training import input_pipeline
+
+
+def test_training_batches_equal_device_inputs_for_the_same_crops(data_dir):
+    val = load_fer2013_npz(data_dir / "fer2013_val.npz", "emotion5", "ferplus-soft").subset(np.arange(16))
+    batch_x, batch_targets = next(iter(input_pipeline(val, 16, seed=0, weights=None, augmenter=None)))
+    np.testing.assert_array_equal(batch_targets.numpy(), val.targets)
+
+    spec = CropSpec(margin=0.0, square=True)
+    for face, trained in zip(val.x, batch_x.numpy()):
+        # The face as a camera would deliver it: colour, inside a larger frame, at 3x size.
+        frame = np.full((300, 400), 128, np.uint8)
+        frame[40:184, 100:244] = cv2.resize(face, (144, 144), interpolation=cv2.INTER_NEAREST)
+        device = face_input(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), Box(100, 40, 144, 144), spec)
+        assert device.shape == trained.shape == (48, 48, 1)
+        np.testing.assert_array_equal(device, trained)

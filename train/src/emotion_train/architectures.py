@@ -1,0 +1,77 @@
+"""Named CNN builders. Every model takes raw 0..255 pixels and normalizes inside itself.
+
+Keeping the Rescaling layer in the model is the input contract with the device: the int8
+model is fed raw pixels quantized with the input tensor's own scale, and nothing outside
+the model needs to know the normalization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from emotion_device.preprocess import INPUT_SIZE
+
+
+def _conv_bn_relu(x, filters: int, stride: int = 1, name: str = ""):
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    return inputs, layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+
+
+def _head(x, num_classes: int, dropout: float):
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    return layers.Dense(num_classes, activation="softmax", name="scores")(x)
+
+
+def build_baseline(num_classes: int, dropout: float = 0.4) -> keras.Model:
+    """The original study's plain CNN: pairs of 3x3 convolutions, each pair followed by pooling."""
+    inputs, x = _inputs()
+    for stage, filters in enumerate((32, 64, 128), start=1):
+        x = _conv_bn_relu(x, filters, name=f"block{stage}a")
+        x = _conv_bn_relu(x, filters, name=f"block{stage}b")
+        x = layers.MaxPooling2D(name=f"block{stage}_pool")(x)
+    x = layers.Dense(128, activation="relu", name="fc")(layers.Flatten(name="flatten")(x))
+    x = layers.Dropout(dropout, name="fc_dropout")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax", name="scores")(x),
+                       name="baseline")
+
+
+def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24) -> keras.Model:
+    """A VGG-style net shaped for a Pi: the 48x48 layers are narrow and downsample at once.
+
+    Full-resolution convolutions dominate the MACs, so only one thin one runs at 48x48; the
+    width goes into the 12x12 and 6x6 stages where it is cheap. Plain conv+BN+ReLU folds into
+    int8 convolutions that LiteRT's XNNPACK kernels run fastest on ARM.
+    """
+    inputs, x = _inputs()
+    x = _conv_bn_relu(x, width, name="stem")
+    x = _conv_bn_relu(x, width, stride=2, name="stem_down")  # 24x24
+    x = _conv_bn_relu(x, 2 * width, name="block1a")
+    x = layers.MaxPooling2D(name="block1_pool")(x)  # 12x12
+    x = _conv_bn_relu(x, 4 * width, name="block2a")
+    x = _conv_bn_relu(x, 4 * width, name="block2b")
+    x = layers.MaxPooling2D(name="block2_pool")(x)  # 6x6
+    x = _conv_bn_relu(x, 8 * width, name="block3a")
+    return keras.Model(inputs, _head(x, num_classes, dropout), name="edge")
+
+
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
+    "baseline": build_baseline,
+    "edge": build_edge,
+}
+
+
+def build(name: str, num_classes: int) -> keras.Model:
+    try:
+        return ARCHITECTURES[name](num_classes)
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}") from None
