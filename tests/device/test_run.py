@@ -29,7 +29,10 @@ def test_run_writes_a_json_line_per_face_and_stops_at_max_frames(photo_folder, t
     result = subprocess.run([*RUN, "--source", str(photo_folder), "--loop", "--max-frames", str(frames),
                              "--log", str(log)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in log.read_text().splitlines()]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [r for r in records if r["type"] == "face"]
+    assert {r["type"] for r in records} == {"face", "state", "stats"}
+    assert records[-1]["type"] == "stats" and records[-1]["frames"] == frames
     assert {e["frame"] for e in events} <= set(range(frames))
     assert len({e["frame"] for e in events}) >= frames - 1  # each real photo holds a face
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
@@ -45,7 +48,8 @@ def test_a_folder_with_a_broken_file_is_processed_with_a_warning(photo_folder):
     assert result.returncode == 0, result.stderr
     assert "skipping" in result.stderr and "broken.png" in result.stderr
     assert "stopped (end of source)" in result.stderr
-    assert len(result.stdout.splitlines()) >= len(list(photo_folder.iterdir())) - 1
+    faces = [line for line in result.stdout.splitlines() if json.loads(line)["type"] == "face"]
+    assert len(faces) >= len(list(photo_folder.iterdir())) - 1
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -68,7 +72,7 @@ def test_a_signal_stops_the_loop_cleanly(photo_folder, tmp_path, signum):
     tail = proc.stderr.read()
     assert f"received {signal.Signals(signum).name}" in tail
     lines = log.read_text().splitlines()
-    assert lines and all(json.loads(line)["seq"] for line in lines)  # every line is complete JSON
+    assert lines and all(json.loads(line)["type"] for line in lines)  # every line is complete JSON
 
 
 def test_an_unreadable_source_is_a_clear_error(tmp_path):

@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, help="run record (default: run.json beside the model)")
     parser.add_argument("--calibration", type=int, default=1000,
                         help="training faces used as the representative dataset")
-    parser.add_argument("--crop-margin", type=float, default=0.1,
-                        help="margin added around a detector box, as a fraction of its size")
+    parser.add_argument("--crop-margin", type=float, default=0.0,
+                        help="margin added around a detector box, as a fraction of its size "
+                             "(measure it with emotion-train calibrate-crop)")
     parser.add_argument("--min-agreement", type=float, default=0.98,
                         help="required int8-vs-float top-1 agreement on validation faces")
     parser.add_argument("--float-tflite", type=Path, help="also write the float32 TFLite here")

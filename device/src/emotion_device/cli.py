@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
 
 from emotion_device import __version__
-from emotion_device.detectors import DETECTORS, create_detector
+from emotion_device.config import Config, ConfigError, load_config, parse_config
+from emotion_device.detectors import DETECTORS
 from emotion_device.images import ImageReadError, read_image
 from emotion_device.model_card import ModelCardError
-from emotion_device.models import DEFAULT_MODEL, resolve_model
+from emotion_device.models import DEFAULT_MODEL
 from emotion_device.runtime import RuntimeUnavailable
 from emotion_device.sources import SourceError
 
@@ -26,43 +28,45 @@ examples:
   emotion-device run --source 0                      # first camera, JSON lines on stdout
   emotion-device run --source clip.mp4 --log faces.jsonl
   emotion-device run --source photos/ --max-frames 100
+  emotion-device run --config /etc/emotion-edge/config.toml
+  emotion-device check-config /etc/emotion-edge/config.toml
 """
 
 # Problems a user can fix: reported in one line and exit code 2, without a traceback.
-USER_ERRORS = (ModelCardError, ImageReadError, SourceError, RuntimeUnavailable,
+USER_ERRORS = (ConfigError, ModelCardError, ImageReadError, SourceError, RuntimeUnavailable,
                FileNotFoundError, ValueError)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="bundled model name or path to a .tflite with its .json card "
-                        f"(default: {DEFAULT_MODEL})")
-    p.add_argument("--detector", default="haar", choices=sorted(DETECTORS))
-    p.add_argument("--detect-width", type=int, default=640,
-                   help="downscale frames to this width for detection (0: full size)")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads")
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="bundled model name or path to a .tflite with its .json card "
+                                   f"(default: {DEFAULT_MODEL})")
+    p.add_argument("--detector", choices=sorted(DETECTORS), help="face detector (default: haar)")
+    p.add_argument("--threads", type=int, help="interpreter threads (default: 1)")
 
 
-def _build_pipeline(args: argparse.Namespace):
-    from emotion_device.classifier import EmotionClassifier
-    from emotion_device.pipeline import FacePipeline
-
-    classifier = EmotionClassifier(resolve_model(args.model), num_threads=args.threads)
-    log.info("model %s (%s) on %s %s", classifier.card.name, ", ".join(classifier.labels),
-             classifier.runtime.name, classifier.runtime.version)
-    return FacePipeline(create_detector(args.detector, detect_width=args.detect_width), classifier)
-
-
-def _annotation_path(target: Path, image: Path, several: bool) -> Path:
-    if several or target.is_dir():
-        return target / f"{image.stem}.annotated.png"
-    return target
+def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
+    """CLI flags win over the config file."""
+    overrides = {
+        ("model", "name"): args.model, ("model", "threads"): args.threads,
+        ("detector", "name"): args.detector,
+        ("source", "uri"): getattr(args, "source", None),
+        ("device", "id"): getattr(args, "device_id", None),
+        ("output", "jsonl"): getattr(args, "log", None),
+        ("detector", "every_n"): getattr(args, "every_n", None),
+    }
+    for (section, key), value in overrides.items():
+        if value is not None:
+            setattr(getattr(config, section), key, value)
+    if getattr(args, "loop", False):
+        config.source.loop = True
+    return parse_config(dataclasses.asdict(config), "command line")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from emotion_device.annotate import write_annotated
+    from emotion_device.assemble import build_pipeline
 
-    pipeline = _build_pipeline(args)
+    pipeline = build_pipeline(_apply_overrides(Config(), args))
     several = len(args.images) > 1
     failures = 0
     for name in args.images:
@@ -78,20 +82,31 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if not faces:
             log.info("%s: no face found", name)
         if args.annotate:
-            out = write_annotated(_annotation_path(Path(args.annotate), Path(name), several), image, faces)
-            log.info("annotated image written to %s", out)
+            target = Path(args.annotate)
+            out = target / f"{Path(name).stem}.annotated.png" if several or target.is_dir() else target
+            log.info("annotated image written to %s", write_annotated(out, image, faces))
     return 1 if failures else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from emotion_device.daemon import Daemon
-    from emotion_device.sinks import JsonLinesSink
-    from emotion_device.sources import open_source
+    from emotion_device.assemble import build_daemon
 
-    pipeline = _build_pipeline(args)
-    source = open_source(args.source, loop=args.loop)
-    daemon = Daemon(source, pipeline, [JsonLinesSink(args.log)], max_frames=args.max_frames)
+    config = load_config(args.config)
+    if args.config is None and args.log is None:
+        config.output.jsonl = "-"  # without a config, JSON lines go to stdout
+    if args.source is None and args.config is None:
+        raise ConfigError("run needs --source or a --config with [source] uri")
+    daemon = build_daemon(_apply_overrides(config, args), max_frames=args.max_frames)
     daemon.run()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(config), indent=2))
+    else:
+        print(f"{args.file}: OK")
     return 0
 
 
@@ -109,19 +124,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--annotate", metavar="OUT",
                    help="write the image with boxes and labels (a folder for several images)")
-    _add_common(p)
+    _add_model_flags(p)
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("run", help="run the daemon loop over a camera, video, or images",
-                       description="Writes one JSON line per classified face until the source "
-                                   "ends, --max-frames is reached, or SIGINT/SIGTERM arrives.")
-    p.add_argument("--source", required=True,
-                   help="camera index or /dev/videoN, video file, RTSP/HTTP URL, image or folder")
-    p.add_argument("--log", metavar="FILE", help="append JSON lines to FILE instead of stdout")
+    p = sub.add_parser("run", help="run the daemon over a camera, video, stream or images",
+                       description="Detects, tracks, classifies and smooths faces and writes them to "
+                                   "the configured sinks until the source ends, --max-frames is "
+                                   "reached, or SIGINT/SIGTERM arrives (SIGHUP reopens log files).")
+    p.add_argument("--config", metavar="FILE", help="TOML config; the flags below override it")
+    p.add_argument("--source", help="camera index or /dev/videoN, picamera2, video file, "
+                                    "RTSP/HTTP URL, image or folder")
+    p.add_argument("--device-id", help="device id in MQTT topics (default: host name)")
+    p.add_argument("--log", metavar="FILE", help="append JSON lines to FILE ('-': stdout)")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    p.add_argument("--loop", action="store_true", help="repeat an image folder forever")
-    _add_common(p)
+    p.add_argument("--every-n", type=int, metavar="N", help="run the detector every N frames")
+    p.add_argument("--loop", action="store_true", help="repeat an image folder or video file")
+    _add_model_flags(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a config file without starting anything")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the effective config as JSON")
+    p.set_defaults(func=cmd_check_config)
     return parser
 
 

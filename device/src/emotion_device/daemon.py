@@ -1,7 +1,9 @@
-"""The run loop: source -> pipeline -> events -> sinks, until the source ends or a signal arrives.
+"""The run loop: source -> detect (every N) -> track -> classify -> smooth -> sinks.
 
-The loop itself only composes the steps; detection, classification and output each live in
-their own module. SIGINT and SIGTERM finish the frame in hand, flush every sink and return.
+The loop only composes the steps; each lives in its own module. It keeps running when a
+frame fails or a live source drops (the source reopens itself), pings the systemd watchdog
+from every iteration, and on SIGTERM/SIGINT finishes the frame in hand, flushes every sink
+and returns. SIGHUP reopens log files.
 """
 
 from __future__ import annotations
@@ -9,83 +11,175 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from emotion_device.events import FaceEvent
+from emotion_device.face_tracks import FaceTracks, RoomState
 from emotion_device.pipeline import FacePipeline
+from emotion_device.sdnotify import SystemdNotifier
 from emotion_device.sinks import Sink
+from emotion_device.snapshots import SnapshotWriter
 from emotion_device.sources import FrameSource
+from emotion_device.stats import RunStats
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class RunStats:
-    frames: int = 0
-    faces: int = 0
-    failed_frames: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def fps(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.frames / elapsed if elapsed > 0 else 0.0
+class LoopOptions:
+    every_n: int = 1  # detector cadence in processed frames
+    max_frames: int | None = None
+    max_fps: float = 0.0
+    stats_interval: float = 60.0
 
 
 class Daemon:
-    def __init__(self, source: FrameSource, pipeline: FacePipeline, sinks: list[Sink],
-                 max_frames: int | None = None) -> None:
+    def __init__(self, source: FrameSource, pipeline: FacePipeline, tracks: FaceTracks,
+                 sinks: list[Sink], options: LoopOptions | None = None,
+                 notifier: SystemdNotifier | None = None, snapshots: SnapshotWriter | None = None) -> None:
         self.source = source
         self.pipeline = pipeline
+        self.tracks = tracks
         self.sinks = sinks
-        self.max_frames = max_frames
+        self.options = options or LoopOptions()
+        self.notifier = notifier or SystemdNotifier()
+        self.snapshots = snapshots
         self.stats = RunStats()
+        self.stop_reason: str | None = None
         self._seq = 0
-        self._stop_reason: str | None = None
+        self._last_processed = 0.0
+        self._last_stats = time.monotonic()
+        self._last_state: RoomState | None = None
+        self._reopen_requested = False
+        self._ready = False
 
+    # signals ---------------------------------------------------------------------------
     def request_stop(self, signum: int, _frame=None) -> None:
-        self._stop_reason = signal.Signals(signum).name
-        log.info("received %s, stopping after this frame", self._stop_reason)
+        self.stop_reason = signal.Signals(signum).name
+        log.info("received %s, stopping after this frame", self.stop_reason)
+
+    def request_reopen(self, _signum: int, _frame=None) -> None:
+        self._reopen_requested = True
+
+    # one iteration ---------------------------------------------------------------------
+    def _rate_limited(self, now: float) -> bool:
+        if self.options.max_fps <= 0:
+            return False
+        if now - self._last_processed < 1.0 / self.options.max_fps:
+            return True
+        self._last_processed = now
+        return False
+
+    def step(self) -> bool:
+        """Process one frame; False when a finite source is exhausted."""
+        started = time.monotonic()
+        frame = self.source.read()
+        captured = time.monotonic()
+        if frame is None:
+            if not self.source.live:
+                return False
+            self._housekeeping(captured)
+            return True
+        if self._rate_limited(captured):
+            self.stats.dropped_frames += 1
+            self._housekeeping(captured)
+            return True
+        self.stats.record("capture", captured - started)
+        index = self.stats.frames
+        try:
+            if getattr(self.source, "stills", False):
+                self.tracks.reset()  # unrelated photos: no identity carries over
+            run_detector = index % self.options.every_n == 0
+            detections = (self.pipeline.detect(frame.image, frame.gray, frame.gray_scale)
+                          if run_detector else None)
+            detected = time.monotonic()
+            located = self.tracks.locate(index, detections)
+            scores = self.pipeline.classify(frame.image, [box for _, box in located])
+            faces = self.tracks.observe(located, scores)
+            classified = time.monotonic()
+        except Exception:
+            self.stats.failed_frames += 1
+            self.stats.frames += 1
+            log.exception("frame %d from %s failed; continuing", frame.index, frame.origin)
+            return True
+        if run_detector:
+            self.stats.record("detect", detected - captured)
+        self.stats.record("classify", classified - detected)
+
+        for number, face in enumerate(faces):
+            if self.tracks.due(face, classified):
+                self._seq += 1
+                self._emit(FaceEvent(self._seq, frame.timestamp, frame.index, frame.origin, number, face))
+                if self.snapshots is not None:
+                    self.snapshots.save(frame.image, face, self._seq)
+        state = self.tracks.state()
+        if state != self._last_state:
+            self._last_state = state
+            for sink in self.sinks:
+                sink.write_state({"ts": round(frame.timestamp, 3), **state.to_dict()})
+        published = time.monotonic()
+        self.stats.record("publish", published - classified)
+        self.stats.frame_done(len(faces))
+        if not self._ready:
+            self._ready = True
+            self.notifier.ready(f"first frame from {self.source.name}")
+        self._housekeeping(published)
+        return True
 
     def _emit(self, event: FaceEvent) -> None:
         for sink in self.sinks:
             sink.write(event)
 
-    def step(self) -> bool:
-        """Process one frame; False when the source is exhausted."""
-        frame = self.source.read()
-        if frame is None:
-            return False
-        self.stats.frames += 1
-        try:
-            faces = self.pipeline.process(frame.image)
-        except Exception:
-            self.stats.failed_frames += 1
-            log.exception("frame %d from %s failed; continuing", frame.index, frame.origin)
-            return True
-        for index, face in enumerate(faces):
-            self._seq += 1
-            self._emit(FaceEvent(self._seq, frame.timestamp, frame.index, frame.origin, index, face))
-        self.stats.faces += len(faces)
-        return True
+    def _housekeeping(self, now: float) -> None:
+        self.notifier.watchdog()
+        if self._reopen_requested:
+            self._reopen_requested = False
+            for sink in self.sinks:
+                sink.reopen()
+            log.info("reopened log files (SIGHUP)")
+        if now - self._last_stats >= self.options.stats_interval:
+            self._last_stats = now
+            self.publish_stats()
 
+    def source_status(self) -> str:
+        down_since = getattr(self.source, "down_since", None)
+        return "ok" if down_since is None else f"down for {time.monotonic() - down_since:.0f} s"
+
+    def publish_stats(self) -> dict:
+        extra = {"source": self.source_status(),
+                 "source_failures": getattr(self.source, "failures", 0)}
+        for sink in self.sinks:
+            extra.update(getattr(sink, "stats", lambda: {})())
+        data = self.stats.snapshot(extra)
+        for sink in self.sinks:
+            sink.write_stats(data)
+        faces = self._last_state.faces if self._last_state else 0
+        self.notifier.status(f"{data['fps']:.1f} fps, {faces} faces, source {data['source']}")
+        log.info("stats: %s", data)
+        return data
+
+    # the loop --------------------------------------------------------------------------
     def run(self) -> RunStats:
-        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {signal.SIGINT: self.request_stop, signal.SIGTERM: self.request_stop,
+                    signal.SIGHUP: self.request_reopen}
+        previous = {s: signal.signal(s, h) for s, h in handlers.items()}
         try:
-            while self._stop_reason is None:
-                if self.max_frames is not None and self.stats.frames >= self.max_frames:
-                    self._stop_reason = "max-frames"
+            while self.stop_reason is None:
+                if self.options.max_frames is not None and self.stats.frames >= self.options.max_frames:
+                    self.stop_reason = "max-frames"
                     break
                 if not self.step():
-                    self._stop_reason = "end of source"
+                    self.stop_reason = "end of source"
                     break
         finally:
+            self.notifier.stopping()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            self.publish_stats()
             for sink in self.sinks:
                 sink.close()
             self.source.close()
-        log.info("stopped (%s): %d frames, %d faces, %d failed, %.1f fps",
-                 self._stop_reason, self.stats.frames, self.stats.faces,
-                 self.stats.failed_frames, self.stats.fps)
+            self.notifier.close()
+        log.info("stopped (%s): %d frames, %d faces, %d failed, %.1f fps", self.stop_reason,
+                 self.stats.frames, self.stats.faces, self.stats.failed_frames, self.stats.fps)
         return self.stats

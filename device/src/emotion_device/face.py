@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -23,25 +23,34 @@ class Box:
 
 @dataclass
 class Face:
-    """One classified face: where it is, the model's scores per label and the top label."""
+    """One classified face: where it is, the model's scores per label and the top label.
+
+    In the daemon a face also has a stable `face_id` from the tracker and the smoothed
+    label and scores of that track; `classify` on single photos leaves them empty.
+    """
 
     box: Box
     scores: dict[str, float]
     label: str
     confidence: float
     detector_score: float | None = None
-    extra: dict = field(default_factory=dict)
+    face_id: int | None = None
+    smoothed_label: str | None = None
+    smoothed_scores: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
-        data = {
+        data: dict = {"face_id": self.face_id} if self.face_id is not None else {}
+        data.update({
             "box": self.box.to_list(),
             "label": self.label,
             "confidence": round(self.confidence, 4),
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
-        }
+        })
+        if self.smoothed_label is not None:
+            data["smoothed_label"] = self.smoothed_label
+            data["smoothed_scores"] = {k: round(v, 4) for k, v in (self.smoothed_scores or {}).items()}
         if self.detector_score is not None:
             data["detector_score"] = round(self.detector_score, 4)
-        data.update(self.extra)
         return data
 
 

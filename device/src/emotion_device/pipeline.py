@@ -1,4 +1,4 @@
-"""One frame's way through the device: gray -> detect -> crop -> classify -> Face records."""
+"""One frame's way through the device: detect -> crop -> classify, as small reusable steps."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 
 from emotion_device.classifier import EmotionClassifier
 from emotion_device.detectors import FaceDetector
-from emotion_device.face import Face
-from emotion_device.preprocess import crop_face, resize_face, to_gray, to_model_input
+from emotion_device.face import Box, Detection, Face
+from emotion_device.preprocess import face_crop_48, to_gray, to_model_input
 
 
 class FacePipeline:
@@ -18,22 +18,34 @@ class FacePipeline:
         self.classifier = classifier
         self.crop_spec = classifier.card.face_crop
 
+    @property
+    def labels(self) -> list[str]:
+        return self.classifier.labels
+
+    def detect(self, image: np.ndarray, gray: np.ndarray | None = None,
+               gray_scale: float = 1.0) -> list[Detection]:
+        """Faces in `image` coordinates; detection runs on `gray` when the source provides one."""
+        found = self.detector.detect(to_gray(image) if gray is None else gray)
+        if gray_scale == 1.0:
+            return found
+        return [Detection(d.box.scaled(gray_scale), d.score) for d in found]
+
+    def classify(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Scores [N,C] for the faces at `boxes`, cropped from the full-resolution image."""
+        if not boxes:
+            return np.zeros((0, len(self.labels)), np.float32)
+        crops = np.stack([face_crop_48(image, box, self.crop_spec) for box in boxes])
+        return self.classifier.scores(to_model_input(crops))
+
     def process(self, image: np.ndarray) -> list[Face]:
-        gray = to_gray(image)
-        detections = self.detector.detect(gray)
-        if not detections:
-            return []
-        crops = np.stack([resize_face(crop_face(gray, d.box, self.crop_spec)) for d in detections])
-        scores = self.classifier.scores(to_model_input(crops))
-        labels = self.classifier.labels
-        faces = []
-        for detection, row in zip(detections, scores):
-            best = int(np.argmax(row))
-            faces.append(Face(
-                box=detection.box,
-                scores={label: float(s) for label, s in zip(labels, row)},
-                label=labels[best],
-                confidence=float(row[best]),
-                detector_score=detection.score,
-            ))
-        return faces
+        """Detect and classify every face of a single image (no tracking)."""
+        detections = self.detect(image)
+        scores = self.classify(image, [d.box for d in detections])
+        return [face_from_scores(d.box, row, self.labels, d.score) for d, row in zip(detections, scores)]
+
+
+def face_from_scores(box: Box, scores: np.ndarray, labels: list[str],
+                     detector_score: float | None = None) -> Face:
+    best = int(np.argmax(scores))
+    return Face(box=box, scores={label: float(s) for label, s in zip(labels, scores)},
+                label=labels[best], confidence=float(scores[best]), detector_score=detector_score)

@@ -13,6 +13,9 @@ log = logging.getLogger(__name__)
 
 
 class ImageFilesSource:
+    live = False
+    stills = True  # unrelated photos: the daemon does not track faces across them
+
     """Yields each image once, in name order; `loop=True` repeats them forever.
 
     A file that does not decode is logged and skipped (and counted in `skipped`), so one bad
@@ -52,6 +55,9 @@ class ImageFilesSource:
             frame = Frame(image, self._index, time.time(), str(path))
             self._index += 1
             return frame
+
+    def reopen(self) -> None:
+        self._next = 0
 
     def close(self) -> None:
         self._next = len(self.files)

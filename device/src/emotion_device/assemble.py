@@ -1,0 +1,50 @@
+"""Turns a validated Config into the running objects; the only place that knows them all."""
+
+from __future__ import annotations
+
+import logging
+
+from emotion_device.classifier import EmotionClassifier
+from emotion_device.config import Config
+from emotion_device.daemon import Daemon, LoopOptions
+from emotion_device.detectors import create_detector
+from emotion_device.face_tracks import FaceTracks
+from emotion_device.models import resolve_model
+from emotion_device.pipeline import FacePipeline
+from emotion_device.sinks import JsonLinesSink, Sink
+from emotion_device.snapshots import SnapshotWriter
+from emotion_device.sources import open_source
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(config: Config) -> FacePipeline:
+    classifier = EmotionClassifier(resolve_model(config.model.name), num_threads=config.model.threads)
+    log.info("model %s (%s) on %s %s", classifier.card.name, ", ".join(classifier.labels),
+             classifier.runtime.name, classifier.runtime.version)
+    detector = create_detector(config.detector.name, config.detector.options())
+    return FacePipeline(detector, classifier)
+
+
+def build_sinks(config: Config, labels: list[str]) -> list[Sink]:
+    out = config.output
+    sinks: list[Sink] = []
+    if out.jsonl:
+        sinks.append(JsonLinesSink(out.jsonl, out.jsonl_max_bytes, out.jsonl_backups))
+    return sinks
+
+
+def build_daemon(config: Config, max_frames: int | None = None) -> Daemon:
+    pipeline = build_pipeline(config)
+    src = config.source
+    source = open_source(src.uri, loop=src.loop, size=(src.width, src.height),
+                         lores_width=src.lores_width,
+                         reopen_max_delay=src.reopen_max_delay)
+    tracks = FaceTracks(pipeline.labels, config.tracking, config.smoothing, config.output.publish_interval)
+    snapshots = None
+    if config.privacy.debug_snapshots:
+        snapshots = SnapshotWriter(config.privacy.snapshot_dir, pipeline.crop_spec)
+    options = LoopOptions(every_n=config.detector.every_n, max_frames=max_frames,
+                          max_fps=config.source.max_fps, stats_interval=config.output.stats_interval)
+    return Daemon(source, pipeline, tracks, build_sinks(config, pipeline.labels), options,
+                  snapshots=snapshots)

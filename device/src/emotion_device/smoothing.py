@@ -1,0 +1,53 @@
+"""Per-face score smoothing: an exponential moving average plus label hysteresis.
+
+Raw per-frame labels flicker between neighbours (neutral/sad, surprise/happy). The EMA
+damps the scores; the hysteresis changes the reported label only when another label has
+led by `margin` for `hold_frames` consecutive updates, so automations do not chatter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SmoothingOptions:
+    alpha: float = 0.4  # weight of the newest scores in the EMA
+    margin: float = 0.1  # lead (in smoothed score) a challenger needs over the current label
+    hold_frames: int = 3  # consecutive updates the lead must last
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha <= 1:
+            raise ValueError(f"smoothing alpha must be in (0, 1], got {self.alpha}")
+        if self.margin < 0 or self.hold_frames < 1:
+            raise ValueError("smoothing margin must be >= 0 and hold_frames >= 1")
+
+
+class LabelSmoother:
+    def __init__(self, options: SmoothingOptions | None = None) -> None:
+        self.options = options or SmoothingOptions()
+        self.scores: np.ndarray | None = None
+        self.label: int | None = None
+        self._challenger: int | None = None
+        self._streak = 0
+
+    def update(self, scores: np.ndarray) -> int:
+        """Feed one frame's scores; returns the index of the smoothed label."""
+        scores = np.asarray(scores, dtype=np.float32)
+        if self.scores is None:
+            self.scores = scores.copy()
+            self.label = int(np.argmax(scores))
+            return self.label
+        a = self.options.alpha
+        self.scores = a * scores + (1 - a) * self.scores
+        leader = int(np.argmax(self.scores))
+        if leader != self.label and self.scores[leader] - self.scores[self.label] >= self.options.margin:
+            self._streak = self._streak + 1 if leader == self._challenger else 1
+            self._challenger = leader
+            if self._streak >= self.options.hold_frames:
+                self.label, self._challenger, self._streak = leader, None, 0
+        else:
+            self._challenger, self._streak = None, 0
+        return self.label

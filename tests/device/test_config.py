@@ -1,0 +1,59 @@
+import pytest
+
+from emotion_device.config import Config, ConfigError, load_config, parse_config
+
+
+def test_defaults_and_a_full_file(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("""
+[device]
+id = "hall"
+[source]
+uri = "picamera2"
+max_fps = 10
+[detector]
+name = "haar"
+every_n = 5
+[detector.haar]
+min_neighbors = 4
+[tracking]
+iou_threshold = 0.4
+[smoothing]
+alpha = 0.5
+[output]
+jsonl = "/var/log/emotion-edge/faces.jsonl"
+""")
+    config = load_config(path)
+    assert config.device.id == "hall" and config.source.uri == "picamera2"
+    assert config.source.max_fps == 10.0 and isinstance(config.source.max_fps, float)
+    assert config.detector.every_n == 5 and config.detector.haar.min_neighbors == 4
+    assert config.detector.haar.scale_factor == 1.1  # untouched default
+    assert config.smoothing.alpha == 0.5
+    assert load_config(None) == Config()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[sorce]\nuri = "0"', r"unknown key 'sorce' \(did you mean source\?\)"),
+    ("[detector]\nevery_m = 2", r"unknown key 'detector.every_m' \(did you mean detector.every_n\?\)"),
+    ('[detector]\nevery_n = "5"', r"'detector.every_n' must be int, got '5'"),
+    ("[detector.haar]\nmin_size = true", r"'detector.haar.min_size' must be int, got True"),
+    ("[detector]\nevery_n = 0", r"'detector.every_n' must be at least 1"),
+    ("[smoothing]\nalpha = 2.0", r"\[smoothing\] smoothing alpha must be in"),
+    ('source = "0"', r"\[source\] must be a table"),
+    ("[source\nuri=1", r"not valid TOML"),
+])
+def test_errors_name_the_file_and_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(path)
+    assert str(err.value).startswith(str(path))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_parse_config_accepts_a_dict():
+    assert parse_config({"model": {"threads": 2}}).model.threads == 2
