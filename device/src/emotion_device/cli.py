@@ -110,6 +110,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from emotion_device.doctor import Doctor, format_table
+
+    config = _apply_overrides(load_config(args.config), args)
+    results = Doctor(config).run()
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        print(format_table(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-device", description=__doc__, epilog=EXAMPLES,
@@ -146,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the effective config as JSON")
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("doctor", help="check runtime, model, source, detector and broker",
+                       description="Prints a pass/fail table; exit status 1 if any check fails.")
+    p.add_argument("--config", metavar="FILE", help="TOML config to check")
+    p.add_argument("--source", help="source to check instead of the config's")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    _add_model_flags(p)
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -1,0 +1,112 @@
+"""`emotion-device doctor`: checks each part of an installation and says which one is broken.
+
+Each check is independent and catches its own failure, so one broken part (no camera) does
+not hide the state of the others (model fine, broker reachable).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from emotion_device import __version__
+from emotion_device.config import Config
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+class Doctor:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.classifier = None
+        self.frame: np.ndarray | None = None
+
+    def check_platform(self) -> str:
+        import cv2
+
+        return (f"emotion-device {__version__}, Python {platform.python_version()}, "
+                f"numpy {np.__version__}, OpenCV {cv2.__version__}, {platform.machine()}")
+
+    def check_model(self) -> str:
+        from emotion_device.classifier import EmotionClassifier
+        from emotion_device.models import resolve_model
+
+        path = resolve_model(self.config.model.name)
+        self.classifier = EmotionClassifier(path, num_threads=self.config.model.threads)
+        card = self.classifier.card
+        accuracy = card.metrics.get("val", {}).get("int8", {}).get("accuracy")
+        shown = f", PublicTest int8 accuracy {accuracy:.1%}" if accuracy is not None else ""
+        return f"{path} ({card.name}: {', '.join(card.labels)}; sha256 matches the card{shown})"
+
+    def check_interpreter(self) -> str:
+        if self.classifier is None:
+            raise RuntimeError("skipped: the model did not load")
+        started = time.perf_counter()
+        self.classifier.scores(np.full((1, 48, 48, 1), 128, np.float32))
+        ms = (time.perf_counter() - started) * 1000
+        info = self.classifier.runtime
+        return f"{info.name} {info.version}, first invoke {ms:.1f} ms"
+
+    def check_source(self) -> str:
+        from emotion_device.sources import open_source
+
+        src = self.config.source
+        source = open_source(src.uri, size=(src.width, src.height), lores_width=src.lores_width,
+                             reopen_max_delay=1.0)
+        try:
+            deadline = time.monotonic() + 5
+            frame = None
+            while frame is None and time.monotonic() < deadline:
+                frame = source.read()
+            if frame is None:
+                raise RuntimeError(f"{src.uri}: opened, but no frame arrived within 5 s")
+        finally:
+            source.close()
+        self.frame = frame.image
+        h, w = frame.image.shape[:2]
+        return f"{src.uri}: {w}x{h} frame read"
+
+    def check_detector(self) -> str:
+        from emotion_device.detectors import create_detector
+        from emotion_device.preprocess import to_gray
+
+        detector = create_detector(self.config.detector.name, self.config.detector.options())
+        image = self.frame if self.frame is not None else np.zeros((480, 640), np.uint8)
+        started = time.perf_counter()
+        faces = detector.detect(to_gray(image))
+        ms = (time.perf_counter() - started) * 1000
+        where = "on the source's frame" if self.frame is not None else "on a blank frame"
+        return f"{self.config.detector.name}: {len(faces)} face(s) {where} in {ms:.0f} ms"
+
+    def checks(self) -> list[tuple[str, Callable[[], str]]]:
+        return [("platform", self.check_platform), ("model", self.check_model),
+                ("interpreter", self.check_interpreter), ("source", self.check_source),
+                ("detector", self.check_detector)]
+
+    def run(self) -> list[CheckResult]:
+        results = []
+        for name, check in self.checks():
+            try:
+                results.append(CheckResult(name, True, check()))
+            except Exception as exc:
+                results.append(CheckResult(name, False, f"{type(exc).__name__}: {exc}"))
+        return results
+
+
+def format_table(results: list[CheckResult]) -> str:
+    width = max(len(r.name) for r in results)
+    lines = [f"{'check':<{width}}  result  detail", f"{'-' * width}  ------  ------"]
+    lines += [f"{r.name:<{width}}  {'PASS' if r.ok else 'FAIL':<6}  {r.detail}" for r in results]
+    return "\n".join(lines)
