@@ -57,3 +57,12 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_parse_config_accepts_a_dict():
     assert parse_config({"model": {"threads": 2}}).model.threads == 2
+
+
+def test_the_example_config_is_valid_and_shows_the_defaults():
+    from tests.conftest import REPO
+
+    example = load_config(REPO / "device" / "config.example.toml")
+    defaults = Config()
+    example.device = defaults.device  # the host name differs per machine
+    assert example == defaults
