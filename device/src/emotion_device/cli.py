@@ -122,6 +122,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from emotion_device.bench.model_latency import LatencyOptions
+    from emotion_device.bench.report import compare, format_tables, save
+    from emotion_device.bench.run import BenchOptions, run_bench
+
+    options = BenchOptions(
+        models=args.models, photo=args.photo, video=args.video, float_dir=args.float_dir,
+        peer=args.peer, frames=args.frames, pipeline=not args.no_pipeline,
+        latency=LatencyOptions(invokes=args.invokes, threads=tuple(args.threads), batch=args.batch))
+    result = run_bench(options)
+    print(json.dumps(result, indent=2) if args.json else format_tables(result))
+    if args.save:
+        log.info("results saved to %s", save(result, Path(args.save)))
+    if args.compare:
+        regressions = compare(result, json.loads(Path(args.compare).read_text()), args.tolerance)
+        for line in regressions:
+            print(f"REGRESSION {line}", file=sys.stderr)
+        return 1 if regressions else 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-device", description=__doc__, epilog=EXAMPLES,
@@ -166,6 +187,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     _add_model_flags(p)
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("bench", help="latency per face, pipeline fps, memory and start-up time",
+                       description="Times the bundled models (int8, and float32 when its twin is "
+                                   "present), a peer model, and the whole pipeline on a clip made "
+                                   "from a real photo. Prints a table, or JSON with --json.")
+    p.add_argument("--models", nargs="+", default=[DEFAULT_MODEL], metavar="NAME")
+    p.add_argument("--photo", type=Path, help="a real photo with one face (clip and first-result time)")
+    p.add_argument("--video", type=Path, help="time the pipeline on this video instead")
+    p.add_argument("--float-dir", type=Path, help="folder with <name>.float.tflite twins")
+    p.add_argument("--peer", type=Path, help="fer's emotion_model_quantized.tflite, for the ratio")
+    p.add_argument("--invokes", type=int, default=1000, help="timed invokes per latency row")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--batch", type=int, default=4, help="also time a batch of this many faces")
+    p.add_argument("--frames", type=int, default=300, help="frames per pipeline setting")
+    p.add_argument("--no-pipeline", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save", metavar="DIR", help="write <DIR>/<machine>.json")
+    p.add_argument("--compare", metavar="FILE", help="exit 1 on regressions against a saved run")
+    p.add_argument("--tolerance", type=float, default=0.15, help="allowed slowdown (fraction)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -52,6 +52,7 @@ class Daemon:
         self._last_state: RoomState | None = None
         self._reopen_requested = False
         self._ready = False
+        self.last_stats: dict = {}
 
     # signals ---------------------------------------------------------------------------
     def request_stop(self, signum: int, _frame=None) -> None:
@@ -151,6 +152,7 @@ class Daemon:
         for sink in self.sinks:
             extra.update(getattr(sink, "stats", lambda: {})())
         data = self.stats.snapshot(extra)
+        self.last_stats = data
         for sink in self.sinks:
             sink.write_stats(data)
         faces = self._last_state.faces if self._last_state else 0

@@ -56,8 +56,9 @@ class RunStats:
         for stage in STAGES:
             values = self._timings.get(stage)
             if values:
-                stages[stage] = {"mean_ms": round(float(np.mean(values)), 2),
-                                 "p95_ms": round(float(np.percentile(values, 95)), 2)}
+                stages[stage] = {"mean_ms": round(float(np.mean(values)), 3),
+                                 "p50_ms": round(float(np.percentile(values, 50)), 3),
+                                 "p95_ms": round(float(np.percentile(values, 95)), 3)}
         data = {
             "uptime_s": round(now - self.started, 1),
             "fps": round(self._interval_frames / elapsed, 2) if elapsed > 0 else 0.0,

@@ -1,0 +1,1 @@
+"""`emotion-device bench`: model latency and whole-pipeline throughput, measured on the device itself."""

@@ -1,0 +1,81 @@
+"""Per-face latency of a classifier: threads, int8 vs float32, batches, and MAC/s achieved.
+
+Inputs are real-looking 48x48 crops (a face from a real photo when one is given), because
+XNNPACK's int8 kernels do not care about content but a reader of the numbers does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emotion_device.bench.timing import time_calls
+from emotion_device.classifier import EmotionClassifier
+from emotion_device.model_card import ModelCard
+from emotion_device.runtime import make_interpreter
+
+
+@dataclass
+class LatencyOptions:
+    invokes: int = 1000
+    warmup: int = 50
+    threads: tuple[int, ...] = (1, 2)
+    batch: int = 4
+
+
+def _interpreter_timer(path: Path, threads: int, face: np.ndarray, batch: int = 1):
+    interpreter, runtime = make_interpreter(path, threads)
+    details = interpreter.get_input_details()[0]
+    if batch != details["shape"][0]:
+        interpreter.resize_tensor_input(details["index"], [batch, *details["shape"][1:]])
+        interpreter.allocate_tensors()
+        details = interpreter.get_input_details()[0]
+    x = np.repeat(face[None], batch, axis=0).astype(np.float32)
+    if details["dtype"] != np.float32:
+        scale, zero_point = details["quantization"]
+        info = np.iinfo(details["dtype"])
+        x = np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(details["dtype"])
+    interpreter.set_tensor(details["index"], x)
+    return interpreter.invoke, runtime
+
+
+def bench_model(model_path: Path, face: np.ndarray, options: LatencyOptions,
+                float_path: Path | None = None) -> dict:
+    """Latency table rows for one bundled model (and its float32 twin when present)."""
+    card = ModelCard.load(model_path.with_suffix(".json"))
+    EmotionClassifier(model_path)  # verifies the card's sha256 before we report on the file
+    macs = card.architecture.get("macs")
+    result = {"model": card.name, "file": model_path.name, "bytes": model_path.stat().st_size,
+              "parameters": card.architecture.get("parameters"), "macs": macs, "rows": []}
+    variants = [("int8", model_path)] + ([("float32", float_path)] if float_path else [])
+    for kind, path in variants:
+        for threads in options.threads:
+            invoke, runtime = _interpreter_timer(path, threads, face)
+            stats = time_calls(invoke, options.invokes, options.warmup)
+            row = {"variant": kind, "threads": threads, "batch": 1, **stats,
+                   "runtime": f"{runtime.name} {runtime.version}"}
+            if macs:
+                row["gmac_per_s"] = round(macs / (stats["p50_ms"] / 1000) / 1e9, 2)
+            result["rows"].append(row)
+        if options.batch > 1:
+            invoke, runtime = _interpreter_timer(path, 1, face, options.batch)
+            stats = time_calls(invoke, max(100, options.invokes // options.batch), options.warmup)
+            per_face = {k: round(v / options.batch, 3) for k, v in stats.items() if k.endswith("_ms")}
+            result["rows"].append({"variant": kind, "threads": 1, "batch": options.batch,
+                                   **per_face, "n": stats["n"],
+                                   "runtime": f"{runtime.name} {runtime.version}"})
+    return result
+
+
+def bench_peer(path: Path, options: LatencyOptions) -> dict:
+    """A third-party TFLite (the `fer` package's model), timed the same way on one thread."""
+    interpreter, runtime = make_interpreter(path, 1)
+    details = interpreter.get_input_details()[0]
+    x = np.zeros(details["shape"], details["dtype"])
+    interpreter.set_tensor(details["index"], x)
+    stats = time_calls(interpreter.invoke, options.invokes, options.warmup)
+    return {"model": path.name, "input": [int(v) for v in details["shape"]],
+            "dtype": np.dtype(details["dtype"]).name, "threads": 1, **stats,
+            "runtime": f"{runtime.name} {runtime.version}"}

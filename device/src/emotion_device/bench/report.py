@@ -1,0 +1,125 @@
+"""Bench results as a table for people, JSON for machines, and a regression check against a saved run."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from pathlib import Path
+
+
+def machine_info() -> dict:
+    model = ""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"^(?:Model|model name)\s*:\s*(.+)$", text, re.MULTILINE)
+        model = found.group(1).strip() if found else ""
+    except OSError:
+        pass
+    import os
+
+    return {"arch": platform.machine(), "cpu": model or platform.processor(),
+            "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+
+
+def machine_slug(info: dict) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", f"{info['arch']} {info['cpu']}".lower()).strip("-")[:60]
+
+
+def targets(result: dict) -> list[dict]:
+    """The project's targets (issue: benchmarks), measured in this run where the run has the numbers."""
+    checks = []
+    emotion5 = next((m for m in result["models"] if m["model"] == "emotion5"), None)
+    if emotion5:
+        single = {r["variant"]: r for r in emotion5["rows"] if r["threads"] == 1 and r["batch"] == 1}
+        int8, flt = single["int8"], single.get("float32")
+        if result.get("peer"):
+            ratio = int8["p50_ms"] / result["peer"]["p50_ms"]
+            checks.append({"target": "classifier latency <= 1/4 of fer's model (1 thread, p50)",
+                           "value": f"{ratio:.2f}x", "ok": ratio <= 0.25})
+        if flt:
+            speedup = flt["p50_ms"] / int8["p50_ms"]
+            checks.append({"target": "int8 >= 2x faster than float32 (1 thread, p50)",
+                           "value": f"{speedup:.2f}x", "ok": speedup >= 2.0})
+    fast = [p for p in result.get("pipeline", []) if p["width"] == 640 and p["every_n"] > 1]
+    if fast:
+        best = max(fast, key=lambda p: p["fps"])
+        checks.append({"target": "pipeline >= 100 fps at 640x480, one face (lores + every-N)",
+                       "value": f"{best['fps']} fps ({best['setting']})", "ok": best["fps"] >= 100})
+    res = result.get("resources", {})
+    if "peak_rss_mb" in res:
+        checks.append({"target": "peak RSS <= 100 MB", "value": f"{res['peak_rss_mb']} MB",
+                       "ok": res["peak_rss_mb"] <= 100})
+    if "first_result_s" in res:
+        checks.append({"target": "time to first result <= 1.5 s", "value": f"{res['first_result_s']} s",
+                       "ok": res["first_result_s"] <= 1.5})
+    return checks
+
+
+def format_tables(result: dict) -> str:
+    out = [f"emotion-device bench on {result['machine']['cpu']} ({result['machine']['arch']}, "
+           f"{result['machine']['cores']} cores), {result['date']}", ""]
+    out.append(f"{'model':<10} {'variant':<8} {'thr':>3} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} "
+               f"{'p99 ms':>8} {'GMAC/s':>7}  runtime")
+    for model in result["models"]:
+        for r in model["rows"]:
+            out.append(f"{model['model']:<10} {r['variant']:<8} {r['threads']:>3} {r['batch']:>5} "
+                       f"{r['p50_ms']:>8.3f} {r['p95_ms']:>8.3f} {r['p99_ms']:>8.3f} "
+                       f"{r.get('gmac_per_s', ''):>7}  {r['runtime']}")
+    if result.get("peer"):
+        p = result["peer"]
+        out.append(f"{'fer (peer)':<10} {p['dtype']:<8} {1:>3} {1:>5} {p['p50_ms']:>8.3f} "
+                   f"{p['p95_ms']:>8.3f} {p['p99_ms']:>8.3f} {'':>7}  {p['runtime']}")
+    if result.get("pipeline"):
+        out += ["", f"{'pipeline setting':<34} {'fps':>7} {'capture':>8} {'detect':>8} {'classify':>8} "
+                    f"{'publish':>8}   (stage p50 ms)"]
+        for p in result["pipeline"]:
+            stage = {k: v.get("p50_ms", 0.0) for k, v in p["stage_ms"].items()}
+            out.append(f"{p['setting']:<34} {p['fps']:>7.1f} {stage.get('capture', 0):>8.3f} "
+                       f"{stage.get('detect', 0):>8.3f} {stage.get('classify', 0):>8.3f} "
+                       f"{stage.get('publish', 0):>8.3f}")
+    if result.get("resources"):
+        out += ["", "resources: " + ", ".join(f"{k} {v}" for k, v in result["resources"].items())]
+    if result.get("estimates"):
+        out += ["", "ESTIMATES (not measured): " + "; ".join(
+            f"{k}: {v['p50_ms_estimate']} ms/face" for k, v in result["estimates"].items())]
+    if result.get("targets"):
+        out += ["", "targets:"]
+        out += [f"  [{'PASS' if t['ok'] else 'MISS'}] {t['target']}: {t['value']}" for t in result["targets"]]
+    return "\n".join(out)
+
+
+def _keyed(result: dict) -> dict[str, tuple[float, bool]]:
+    """Comparable numbers by key; the bool says whether higher is better."""
+    keyed = {}
+    for model in result.get("models", []):
+        for r in model["rows"]:
+            keyed[f"{model['model']} {r['variant']} threads={r['threads']} batch={r['batch']} p50_ms"] = (
+                r["p50_ms"], False)
+    for p in result.get("pipeline", []):
+        keyed[f"pipeline {p['setting']} fps"] = (p["fps"], True)
+    for k, v in result.get("resources", {}).items():
+        keyed[f"resources {k}"] = (v, False)
+    return keyed
+
+
+def compare(new: dict, old: dict, tolerance: float) -> list[str]:
+    """Regressions beyond `tolerance` (a fraction) of `new` against `old`."""
+    regressions = []
+    before = _keyed(old)
+    for key, (value, higher_better) in _keyed(new).items():
+        if key not in before or not before[key][0]:
+            continue
+        ref = before[key][0]
+        change = (value - ref) / ref
+        worse = -change if higher_better else change
+        if worse > tolerance:
+            regressions.append(f"{key}: {ref} -> {value} ({change:+.0%})")
+    return regressions
+
+
+def save(result: dict, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{machine_slug(result['machine'])}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

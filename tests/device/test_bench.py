@@ -1,0 +1,50 @@
+"""`emotion-device bench` runs end to end on the real model and photo; its numbers are not asserted
+here (targets are checked by `make bench`), only that every figure is produced and compared."""
+
+import json
+import subprocess
+import sys
+
+from emotion_device.bench.report import compare
+from tests.conftest import MODELS
+
+
+def test_bench_produces_every_figure_as_json(face_photos, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "emotion_device.cli", "bench", "--models", str(MODELS / "emotion5.tflite"),
+         "--photo", str(face_photos[0]), "--invokes", "20", "--frames", "10", "--threads", "1",
+         "--batch", "3", "--json", "--save", str(tmp_path)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    (model,) = data["models"]
+    assert model["macs"] > 0 and model["parameters"] > 0
+    rows = {(r["variant"], r["threads"], r["batch"]): r for r in model["rows"]}
+    assert {("int8", 1, 1), ("int8", 1, 3)} <= set(rows)
+    single = rows[("int8", 1, 1)]
+    assert 0 < single["p50_ms"] <= single["p95_ms"] <= single["p99_ms"] and single["n"] == 20
+    assert single["runtime"].startswith("ai-edge-litert") and single["gmac_per_s"] > 0
+    settings = {(p["detector"], p["width"], p["every_n"]) for p in data["pipeline"]}
+    assert {("haar", 640, 1), ("haar", 1280, 5)} <= settings
+    for p in data["pipeline"]:
+        assert p["frames"] == 10 and p["fps"] > 0 and p["faces_per_frame"] >= 0.9
+        assert {"capture", "detect", "classify", "publish"} <= set(p["stage_ms"])
+    assert {"import_s", "first_result_s", "peak_rss_mb"} <= set(data["resources"])
+    assert any(t["target"].startswith("pipeline") for t in data["targets"])
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["schema"] == 1
+
+
+def test_compare_flags_only_regressions_beyond_the_tolerance():
+    old = {"models": [{"model": "m", "rows": [{"variant": "int8", "threads": 1, "batch": 1, "p50_ms": 1.0}]}],
+           "pipeline": [{"setting": "haar", "fps": 100.0}], "resources": {"import_s": 0.5}}
+    same = json.loads(json.dumps(old))
+    assert compare(same, old, 0.15) == []
+    worse = json.loads(json.dumps(old))
+    worse["models"][0]["rows"][0]["p50_ms"] = 1.3
+    worse["pipeline"][0]["fps"] = 80.0
+    worse["resources"]["import_s"] = 0.55  # +10%: within tolerance
+    found = compare(worse, old, 0.15)
+    assert len(found) == 2
+    assert any("p50_ms" in line and "+30%" in line for line in found)
+    assert any("fps" in line and "-20%" in line for line in found)
