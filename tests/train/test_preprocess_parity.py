@@ -22,3 +22,15 @@ def test_training_batches_equal_device_inputs_for_the_same_crops(data_dir):
         device = face_input(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), Box(100, 40, 144, 144), spec)
         assert device.shape == trained.shape == (48, 48, 1)
         np.testing.assert_array_equal(device, trained)
+
+
+def test_haar_boxes_frame_fer2013_faces_like_the_training_crops(data_dir):
+    """The bundled card's crop margin (0) is right only while this measurement holds."""
+    from emotion_train.crop_calibration import measure_haar_framing
+
+    faces = np.load(data_dir / "fer2013_val.npz")["x"][:300]
+    framing = measure_haar_framing(faces)
+    assert framing.detected > 0.6 * framing.faces
+    assert 0.95 < framing.crop_to_box_median < 1.1
+    assert framing.margin < 0.05
+    assert max(map(abs, framing.centre_offset)) < 0.03

@@ -1,4 +1,4 @@
-"""`emotion-train`: train CNNs on FER2013 / FER+ faces."""
+"""`emotion-train`: train, fine-tune, evaluate and compare CNNs on FER2013 / FER+ faces."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from emotion_device.labels import LABEL_SETS
 from emotion_train.architectures import ARCHITECTURES
 from emotion_train.fer2013 import LABEL_SOURCES
+from emotion_train.finetune import PUBLIC_TEST, FinetuneConfig
 from emotion_train.training import CLASS_WEIGHTINGS, TrainConfig
 
 EXAMPLES = """\
@@ -18,15 +20,44 @@ examples:
   emotion-train train --arch baseline --no-augment --label-set fer7 --labels fer2013 --out runs/b
   emotion-train train --limit 512 --epochs 1 --out /tmp/smoke      # a quick smoke run
 
-Re-running the same command in the same --out resumes an interrupted run.
+Re-running the same command in the same --out resumes an interrupted run. Every run ends
+with its evaluation report in <out>/report/ (report.md, report.json, plots).
+"""
+
+FINETUNE_EXAMPLES = """\
+examples:
+  emotion-train make-subset --per-class 52 --out ~/data/study260
+  emotion-train finetune --base models/emotion5.keras --data ~/data/study260 --out runs/transfer
+  emotion-train finetune --base runs/emotion5/model.keras --data photos/ --val-data photos_val/ \\
+      --unfreeze-blocks 2 --out runs/photos
+
+Phase 1 trains a new head on the frozen backbone; phase 2 unfreezes the top conv blocks
+(BatchNormalization stays frozen) at --finetune-lr-factor times the learning rate.
+"""
+
+EVALUATE_EXAMPLES = """\
+examples:
+  emotion-train evaluate --model models/emotion5.tflite --out reports/emotion5-int8
+  emotion-train evaluate --model runs/emotion5/model.keras --out reports/emotion5-float
+  emotion-train evaluate --model models/fer7.tflite --labels fer2013 --out reports/fer7
+
+The label set and source default to the model's card (.tflite, or a .keras beside its card)
+or the run.json beside a .keras.
+"""
+
+COMPARE_EXAMPLES = """\
+examples:
+  emotion-train compare runs/scratch runs/augmented runs/transfer --out docs/comparison.md
+  emotion-train compare reports/emotion5-int8 reports/emotion5-float
 """
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a CNN from scratch on FER2013",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_train)
     d = TrainConfig(out_dir="")
-    p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv)")
+    p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
     p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURES))
     p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
     p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
@@ -46,13 +77,102 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _add_calibrate_crop(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate-crop", help="measure the face-crop margin that matches FER2013 framing",
+                       description="Runs the device's Haar detector on FER2013 PublicTest faces and "
+                                   "prints how its boxes frame them, as JSON (suggested_margin is "
+                                   "what emotion-convert --crop-margin should get).")
+    p.add_argument("--faces", type=int, default=1000, help="number of PublicTest faces to measure")
+    p.add_argument("--data-dir", help="folder with fer2013_val.npz")
+    p.set_defaults(handler=calibrate_crop)
 
+
+def _add_finetune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="transfer learning: a pretrained model onto a folder dataset",
+                       epilog=FINETUNE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_finetune)
+    d = FinetuneConfig(base_model="", train_data="", out_dir="")
+    p.add_argument("--base", required=True, help="pretrained Keras model (.keras)")
+    p.add_argument("--data", required=True, help="training images, DATA/<label>/*.png|jpg")
+    p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
+    p.add_argument("--val-data", default=d.val_data,
+                   help=f"validation images DIR/<label>/*, or {PUBLIC_TEST!r} for FER2013 PublicTest")
+    p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
+    p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
+                   help="PublicTest labels, when validating on it")
+    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help="phase 1 epochs")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="phase 2 epochs (0: none)")
+    p.add_argument("--unfreeze-blocks", type=int, default=d.unfreeze_blocks,
+                   help="top conv blocks trained in phase 2")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.learning_rate, help="phase 1 learning rate")
+    p.add_argument("--finetune-lr-factor", type=float, default=d.finetune_lr_factor,
+                   help="phase 2 learning rate as a fraction of --lr")
+    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the new head")
+    p.add_argument("--class-weight", default=d.class_weight, choices=CLASS_WEIGHTINGS)
+    p.add_argument("--no-augment", action="store_true", help="turn real-time augmentation off")
+    p.add_argument("--crop-margin", type=float, default=d.crop_margin,
+                   help="margin around a detected face in photos (as the model card's face_crop)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--val-limit", type=int, help="validate on a random slice of N PublicTest faces")
+    p.add_argument("--data-dir", help="folder with fer2013_val.npz")
+    p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="report a .keras or .tflite model's accuracy on FER2013 PublicTest",
+                       epilog=EVALUATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_evaluate)
+    p.add_argument("--model", required=True, type=Path, help="model.keras, or a .tflite with its card")
+    p.add_argument("--out", required=True, type=Path, help="report folder (report.md, report.json, plots)")
+    p.add_argument("--label-set", choices=sorted(LABEL_SETS), help="default: the model's")
+    p.add_argument("--labels", choices=LABEL_SOURCES, help="PublicTest labels; default: the model's")
+    p.add_argument("--limit", type=int, help="evaluate on a random slice of N faces")
+    p.add_argument("--data-dir", help="folder with fer2013_val.npz")
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="put runs or reports side by side in one Markdown table",
+                       epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_compare)
+    p.add_argument("paths", nargs="+", type=Path, metavar="RUN_OR_REPORT_DIR",
+                   help="a run folder (run.json, report/), a report folder or a report.json")
+    p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+
+
+def _add_make_subset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("make-subset", help="a seeded, class-balanced folder dataset from FER2013 Training",
+                       description="Writes OUT/<label>/fer<row>.png and OUT/manifest.json: per-class "
+                                   "faces drawn from fer2013_train.npz (research-only images: keep "
+                                   "them out of the repository).",
+                       epilog="example:\n  emotion-train make-subset --per-class 52 --out ~/data/study260",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_make_subset)
+    p.add_argument("--per-class", type=int, default=52, help="faces per class (52 x 5 = the study's 260)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--label-set", default="emotion5", choices=sorted(LABEL_SETS))
+    p.add_argument("--labels", default="ferplus-majority", choices=LABEL_SOURCES)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--data-dir", help="folder with fer2013_train.npz")
+
+
+def calibrate_crop(args: argparse.Namespace, argv: list[str] | None) -> int:
+    import numpy as np
+
+    from emotion_train.crop_calibration import measure_haar_framing
+    from emotion_train.datapaths import VAL_FILE, data_dir
+
+    with np.load(data_dir(args.data_dir) / VAL_FILE) as archive:
+        faces = archive["x"][: args.faces]
+    print(json.dumps(measure_haar_framing(faces).to_dict(), indent=2))
+    return 0
+
+
+def _command(argv: list[str] | None) -> list[str]:
+    return ["emotion-train", *(sys.argv[1:] if argv is None else argv)]
+
+
+def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.training import train  # TensorFlow loads only once a command needs it
 
     config = TrainConfig(
@@ -63,9 +183,67 @@ def main(argv: list[str] | None = None) -> int:
         augment=not args.no_augment, seed=args.seed, limit=args.limit,
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
     )
-    record = train(config, ["emotion-train", *(sys.argv[1:] if argv is None else argv)])
+    record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))
     return 0
+
+
+def run_finetune(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.finetune import finetune
+
+    config = FinetuneConfig(
+        base_model=args.base, train_data=args.data, out_dir=args.out, val_data=args.val_data,
+        label_set=args.label_set, label_source=args.labels, head_epochs=args.head_epochs,
+        finetune_epochs=args.finetune_epochs, unfreeze_blocks=args.unfreeze_blocks,
+        batch_size=args.batch_size, learning_rate=args.lr, finetune_lr_factor=args.finetune_lr_factor,
+        dropout=args.dropout, class_weight=args.class_weight, augment=not args.no_augment,
+        crop_margin=args.crop_margin, seed=args.seed, val_limit=args.val_limit,
+        data_dir=args.data_dir, jit_compile=not args.no_jit,
+    )
+    record = finetune(config, _command(argv))
+    print(json.dumps(record["metrics"], indent=2))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.evaluate import evaluate_model
+
+    report = evaluate_model(args.model, args.out, args.label_set, args.labels, args.data_dir, args.limit)
+    summary = {key: report[key] for key in ("n", "accuracy", "macro_f1")}
+    print(json.dumps({**summary, "macro_auc": report["roc_auc"]["macro"], "report": str(args.out)}, indent=2))
+    return 0
+
+
+def run_compare(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.compare import comparison_table, load_compared
+
+    table = comparison_table([load_compared(path) for path in args.paths])
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table)
+    print(table, end="")
+    return 0
+
+
+def run_make_subset(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.datapaths import TRAIN_FILE, data_dir
+    from emotion_train.subset import write_balanced_subset
+
+    manifest = write_balanced_subset(data_dir(args.data_dir) / TRAIN_FILE, args.out, args.per_class,
+                                     args.label_set, args.labels, args.seed)
+    print(json.dumps({"out": str(args.out), "class_counts": manifest["class_counts"]}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
+                        _add_make_subset):
+        add_command(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.handler(args, argv)
 
 
 if __name__ == "__main__":

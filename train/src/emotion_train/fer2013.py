@@ -8,6 +8,7 @@ are returned so every number can be traced back to the file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,12 @@ class FaceDataset:
         )
 
 
-def _fer_label_targets(archive, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    names = [canonical_label(str(n)) for n in archive["label_names"]]
+def fer_label_targets(y: np.ndarray, names: Iterable[str],
+                      labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """FER2013 labels y (indices into `names`) -> (kept row indices, one-hot targets in `labels` order)."""
+    names = [canonical_label(str(n)) for n in names]
     position = {label: i for i, label in enumerate(labels)}
-    mapped = np.array([position.get(names[int(v)], -1) for v in archive["y"]])
+    mapped = np.array([position.get(names[int(v)], -1) for v in y], dtype=np.int64)
     keep = np.flatnonzero(mapped >= 0)
     targets = np.eye(len(labels), dtype=np.float32)[mapped[keep]]
     return keep, targets
@@ -76,7 +79,7 @@ def load_fer2013_npz(path: Path, label_set_name: str, label_source: str) -> Face
     labels = label_set(label_set_name)
     with np.load(path) as archive:
         if label_source == "fer2013":
-            keep, targets = _fer_label_targets(archive, labels)
+            keep, targets = fer_label_targets(archive["y"], archive["label_names"], labels)
         else:
             keep, targets = _ferplus_targets(archive, labels)
             if label_source == "ferplus-majority":

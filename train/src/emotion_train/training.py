@@ -1,8 +1,9 @@
 """Fit a model the Keras way: tf.data pipeline, callbacks, checkpoint every epoch, resume.
 
 A run directory holds everything needed to continue or audit a run: `model.keras` (best
-epoch on PublicTest), `run.json` (config, command, versions, metrics), `history.csv`, and
-`backup/` while the run is unfinished, so that re-running the same command resumes.
+epoch on PublicTest), `run.json` (config, command, versions, metrics), `history.csv`,
+`report/` (the evaluation report of the best epoch), and `backup/` while the run is
+unfinished, so that re-running the same command resumes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from emotion_train.augmentation import build_augmenter
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
+from emotion_train.report import write_report
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _best_so_far(history_csv: Path, monitor: str) -> float | None:
+def best_so_far(history_csv: Path, monitor: str) -> float | None:
     if not history_csv.exists():
         return None
     with open(history_csv) as handle:
@@ -161,7 +163,7 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.ModelCheckpoint(
             str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
-            initial_value_threshold=_best_so_far(history_csv, "val_accuracy"),
+            initial_value_threshold=best_so_far(history_csv, "val_accuracy"),
         ),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
     ]
@@ -194,6 +196,13 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     with open(history_csv) as handle:
         record["epochs_completed"] = sum(1 for _ in csv.DictReader(handle))
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_report(out / "report", val_data.y, scores, val_data.labels, history_csv=history_csv,
+                 title=f"{out.name}: {config.architecture} on FER2013 PublicTest",
+                 context={"run": out.name, "model": str(best_path), "model_type": "keras",
+                          "architecture": config.architecture, "from": "scratch", "augment": config.augment,
+                          "label_set": config.label_set, "label_source": config.label_source,
+                          "epochs": record["epochs_completed"], "parameters": record["parameters"],
+                          "data": f"{Path(val_data.source).name} (FER2013 PublicTest)"})
     log.info("val accuracy %.4f, macro-F1 %.4f -> %s",
              record["metrics"]["val"]["accuracy"], record["metrics"]["val"]["macro_f1"], out)
     return record

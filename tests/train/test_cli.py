@@ -1,0 +1,55 @@
+"""The emotion-train commands: help, the report every training run ends with, compare."""
+
+import json
+import shutil
+
+import pytest
+
+from emotion_train.cli import main as train_main
+from emotion_train.report import PLOT_FILES
+
+RUN_RECORD_KEYS = {"config", "command", "labels", "data", "class_weights", "parameters",
+                   "train_seconds_this_session", "finished", "versions", "metrics", "epochs_completed"}
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("train", "finetune", "evaluate", "compare", "calibrate-crop", "make-subset"):
+        assert f"    {command} " in text or f"    {command}\n" in text, command
+
+
+def test_every_training_run_ends_with_its_report(tiny_run):
+    record = json.loads((tiny_run / "run.json").read_text())
+    assert set(record) >= RUN_RECORD_KEYS, "the converter reads these fields"
+    report = json.loads((tiny_run / "report" / "report.json").read_text())
+    for name in PLOT_FILES.values():
+        assert (tiny_run / "report" / name).is_file(), name
+    val = record["metrics"]["val"]
+    assert report["n"] == val["n"] == 96
+    assert report["accuracy"] == val["accuracy"] and report["macro_f1"] == val["macro_f1"]
+    assert {label: row["f1"] for label, row in report["per_class"].items()} == val["per_class_f1"]
+    assert report["context"]["epochs"] == 1 and report["context"]["architecture"] == "edge"
+    assert report["history"]["epochs"] == 1
+
+
+def test_compare_puts_runs_and_reports_side_by_side(tiny_run, finetune_run, tmp_path, capsys):
+    legacy = tmp_path / "legacy"  # a run from before reports: run.json only
+    legacy.mkdir()
+    shutil.copy(tiny_run / "run.json", legacy / "run.json")
+    out = tmp_path / "comparison.md"
+    assert train_main(["compare", str(tiny_run), str(finetune_run / "report"), str(legacy),
+                       "--out", str(out)]) == 0
+    table = out.read_text()
+    assert capsys.readouterr().out == table
+    header, rule, scratch, transfer, old = table.strip().splitlines()
+    assert header.startswith("| run | architecture | from | augmentation | labels | epochs | parameters | "
+                             "accuracy | macro-F1 | macro AUC | F1 angry |")
+    assert header.count("|") == rule.count("|") == scratch.count("|")
+    assert scratch.startswith(f"| {tiny_run.name} | edge | scratch | yes | fer2013 | 1 |")
+    assert transfer.startswith(f"| {finetune_run.name} | edge | {tiny_run / 'model.keras'} | yes |")
+    report = json.loads((tiny_run / "report" / "report.json").read_text())
+    assert f"| {report['roc_auc']['macro']:.4f} |" in scratch
+    assert old.split(" | ")[9] == "–", "no AUC without a report"

@@ -1,0 +1,70 @@
+"""`emotion-train evaluate` on a Keras run model and on the bundled int8 TFLite model."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from emotion_device.labels import LABEL_SETS
+from emotion_train.cli import main as train_main
+from emotion_train.evaluate import evaluate_model, load_predictor, public_test
+
+
+def _evaluate(model, out, data_dir, *extra):
+    assert train_main(["evaluate", "--model", str(model), "--out", str(out), "--data-dir", str(data_dir),
+                       *extra]) == 0
+    return json.loads((out / "report.json").read_text())
+
+
+def _check_against_direct_scores(report, model, data_dir, limit):
+    context = report["context"]
+    val = public_test(context["label_set"], context["label_source"], str(data_dir), limit)
+    scores = load_predictor(model).predict(val.x)
+    assert report["n"] == len(val) == limit
+    assert report["accuracy"] == pytest.approx(accuracy_score(val.y, scores.argmax(1)), abs=1e-4)
+    one_hot = np.eye(len(val.labels))[val.y]
+    assert report["roc_auc"]["macro"] == pytest.approx(roc_auc_score(one_hot, scores), abs=1e-4)
+
+
+def test_evaluate_a_keras_model_takes_labels_from_its_run_record(tiny_run, tmp_path, data_dir):
+    model = tiny_run / "model.keras"
+    report = _evaluate(model, tmp_path, data_dir, "--limit", "200")
+    assert report["context"]["model_type"] == "keras"
+    assert report["context"]["label_set"] == "emotion5" and report["context"]["label_source"] == "fer2013"
+    assert report["context"]["architecture"] == "edge" and report["context"]["epochs"] == 1
+    assert report["history"]["epochs"] == 1, "the run's history.csv beside the model is plotted"
+    _check_against_direct_scores(report, model, data_dir, 200)
+
+
+def test_evaluate_the_int8_tflite_model_through_the_device_classifier(bundled_model, tmp_path, data_dir):
+    report = _evaluate(bundled_model, tmp_path, data_dir, "--limit", "300")
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    assert report["context"]["model_type"] == "tflite-int8"
+    assert report["context"]["label_set"] == card["training"]["label_set"]
+    assert report["context"]["label_source"] == card["training"]["label_source"]
+    assert report["labels"] == card["labels"] and report["history"] is None
+    assert (tmp_path / "roc.png").is_file() and (tmp_path / "report.md").is_file()
+    _check_against_direct_scores(report, bundled_model, data_dir, 300)
+
+    fer_labels = _evaluate(bundled_model, tmp_path / "fer", data_dir, "--limit", "100", "--labels", "fer2013")
+    assert fer_labels["context"]["label_source"] == "fer2013" and fer_labels["n"] == 100
+
+
+def test_evaluate_refuses_a_label_set_the_model_does_not_score(bundled_model, tmp_path, data_dir):
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    other = next(name for name, labels in LABEL_SETS.items() if list(labels) != card["labels"])
+    with pytest.raises(ValueError, match=f"not label set {other}"):
+        evaluate_model(bundled_model, tmp_path, label_set_name=other, data_root=str(data_dir))
+
+
+def test_a_bundled_keras_model_takes_labels_from_the_card_beside_it(tiny_run, bundled_model, tmp_path,
+                                                                    data_dir):
+    """models/<name>.keras (the float reference) has no run.json, only its card."""
+    shutil.copy(tiny_run / "model.keras", tmp_path / "emotion5.keras")
+    shutil.copy(bundled_model.with_suffix(".json"), tmp_path / "emotion5.json")
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    report = _evaluate(tmp_path / "emotion5.keras", tmp_path / "report", data_dir, "--limit", "50")
+    assert report["context"]["label_source"] == card["training"]["label_source"]
+    assert report["context"]["model_type"] == "keras" and report["n"] == 50

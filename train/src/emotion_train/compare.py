@@ -1,0 +1,112 @@
+"""Several runs side by side in one Markdown table, such as the original study's comparison of
+a network trained from scratch, the same with augmentation, and transfer learning.
+
+A run folder's `report/report.json` (or a report folder's `report.json`) is read first; a run
+from before reports existed still shows its run.json numbers, with no AUC.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emotion_train.report import REPORT_JSON
+
+MISSING = "–"
+
+
+@dataclass
+class ComparedRun:
+    name: str
+    architecture: str | None = None
+    origin: str | None = None
+    augment: bool | None = None
+    label_source: str | None = None
+    epochs: int | None = None
+    parameters: int | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    macro_auc: float | None = None
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _find(path: Path) -> tuple[dict | None, dict | None, str]:
+    """(report.json, run.json, run name) for a run folder, a report folder or a report.json file.
+
+    A run keeps its report in <run>/report/, so a folder named "report" is named after its run.
+    """
+    folder = path.parent if path.is_file() else path
+    if path.is_file():
+        report = _read_json(path)
+    else:
+        report = _read_json(path / "report" / REPORT_JSON) or _read_json(path / REPORT_JSON)
+    run_folder = folder.parent if folder.name == "report" else folder
+    return report, _read_json(run_folder / "run.json"), run_folder.name
+
+
+def load_compared(path: Path) -> ComparedRun:
+    path = Path(path)
+    report, run, name = _find(path)
+    if report is None and run is None:
+        raise FileNotFoundError(f"{path}: no report.json, report/report.json or run.json")
+    record = run or {}
+    config = record.get("config", {})
+    context = (report or {}).get("context", {})
+
+    def pick(key: str, from_run):
+        """The report's context says what was evaluated; run.json fills what it leaves out."""
+        value = context.get(key)
+        return from_run if value is None else value
+
+    compared = ComparedRun(
+        name=name,
+        architecture=pick("architecture", record.get("architecture", config.get("architecture"))),
+        origin=pick("from", record.get("base_model", {}).get("file", "scratch" if run else None)),
+        augment=pick("augment", config.get("augment")),
+        label_source=pick("label_source", config.get("label_source")),
+        epochs=pick("epochs", record.get("epochs_completed")),
+        parameters=pick("parameters", record.get("parameters")),
+    )
+    if report is not None:
+        compared.accuracy = report["accuracy"]
+        compared.macro_f1 = report["macro_f1"]
+        compared.macro_auc = report["roc_auc"]["macro"]
+        compared.per_class_f1 = {label: row["f1"] for label, row in report["per_class"].items()}
+    else:
+        val = run["metrics"]["val"]
+        compared.accuracy, compared.macro_f1 = val["accuracy"], val["macro_f1"]
+        compared.per_class_f1 = dict(val["per_class_f1"])
+    return compared
+
+
+def _cell(value) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def comparison_table(runs: list[ComparedRun]) -> str:
+    """A Markdown table, one row per run; per-class F1 columns cover every run's labels."""
+    labels: list[str] = []
+    for run in runs:
+        labels += [label for label in run.per_class_f1 if label not in labels]
+    header = ["run", "architecture", "from", "augmentation", "labels", "epochs", "parameters",
+              "accuracy", "macro-F1", "macro AUC", *(f"F1 {label}" for label in labels)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for run in runs:
+        cells = [run.name, run.architecture, run.origin, run.augment, run.label_source, run.epochs,
+                 run.parameters, run.accuracy, run.macro_f1, run.macro_auc,
+                 *(run.per_class_f1.get(label) for label in labels)]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,177 @@
+"""Evaluate a Keras or TFLite model on FER2013 PublicTest and write the report.
+
+Each model type gets a small adapter with `predict(faces) -> scores`; everything after the
+scores (labels, data, metrics, report) is one code path. The TFLite adapter is the device's
+own `EmotionClassifier`, so an int8 model is measured exactly as it runs on the Pi.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from emotion_device.labels import LABEL_SETS, label_set
+from emotion_device.model_card import ModelCard, card_path_for
+from emotion_device.preprocess import to_model_input
+from emotion_train.datapaths import VAL_FILE, data_dir
+from emotion_train.fer2013 import LABEL_SOURCES, FaceDataset, load_fer2013_npz
+from emotion_train.report import write_report
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+
+
+@dataclass
+class ModelInfo:
+    """What a model's run record or card says about it; None where nothing says."""
+
+    path: str
+    model_type: str
+    labels: tuple[str, ...] | None = None
+    label_set: str | None = None
+    label_source: str | None = None
+    architecture: str | None = None
+    augment: bool | None = None
+    epochs: int | None = None
+    parameters: int | None = None
+    origin: str | None = None  # "scratch" or the base model a run was fine-tuned from
+    extra: dict = field(default_factory=dict)
+
+
+class ScorePredictor(Protocol):
+    info: ModelInfo
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """uint8 faces [N,48,48] -> class scores [N,C] in the model's label order."""
+        ...
+
+
+def _info_from_run(path: Path, run_path: Path, model_type: str) -> ModelInfo:
+    run = json.loads(run_path.read_text())
+    config = run.get("config", {})
+    return ModelInfo(
+        path=str(path), model_type=model_type, labels=tuple(run["labels"]),
+        label_set=config.get("label_set"), label_source=config.get("label_source"),
+        architecture=run.get("architecture", config.get("architecture")), augment=config.get("augment"),
+        epochs=run.get("epochs_completed"), parameters=run.get("parameters"),
+        origin=run.get("base_model", {}).get("file", "scratch"),
+    )
+
+
+def _info_from_card(path: Path, card: ModelCard, model_type: str) -> ModelInfo:
+    training = card.training
+    return ModelInfo(
+        path=str(path), model_type=model_type, labels=tuple(card.labels),
+        label_set=training.get("label_set"), label_source=training.get("label_source"),
+        architecture=card.architecture.get("name"), augment=training.get("augment"),
+        epochs=training.get("epochs"), parameters=card.architecture.get("parameters"),
+        extra={"card": card.name},
+    )
+
+
+class KerasPredictor:
+    """A .keras model; described by run.json beside it (a run folder) or a model card (models/)."""
+
+    def __init__(self, path: Path) -> None:
+        import keras
+
+        self.model = keras.models.load_model(path)
+        run_path, card_path = path.with_name("run.json"), card_path_for(path)
+        if run_path.is_file():
+            self.info = _info_from_run(path, run_path, "keras")
+        elif card_path.is_file():
+            self.info = _info_from_card(path, ModelCard.load(card_path), "keras")
+        else:
+            self.info = ModelInfo(str(path), "keras")
+        self.info.parameters = int(self.model.count_params())
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        return self.model.predict(to_model_input(faces), batch_size=BATCH, verbose=0)
+
+
+class TFLitePredictor:
+    """A .tflite model with its card, run by the device's classifier (int8 or float)."""
+
+    def __init__(self, path: Path, num_threads: int = 2) -> None:
+        from emotion_device.classifier import EmotionClassifier
+
+        self.classifier = EmotionClassifier(path, num_threads=num_threads)
+        input_type = np.dtype(self.classifier.interpreter.get_input_details()[0]["dtype"]).name
+        self.info = _info_from_card(path, self.classifier.card, f"tflite-{input_type}")
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        inputs = to_model_input(faces)
+        return np.concatenate([self.classifier.scores(inputs[i:i + BATCH])
+                               for i in range(0, len(inputs), BATCH)])
+
+
+def load_predictor(path: Path) -> ScorePredictor:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model {path} not found")
+    if path.suffix == ".keras":
+        return KerasPredictor(path)
+    if path.suffix == ".tflite":
+        return TFLitePredictor(path)
+    raise ValueError(f"{path}: expected a .keras or .tflite model")
+
+
+def _set_named(labels: tuple[str, ...] | None) -> str | None:
+    return next((name for name, members in LABEL_SETS.items() if members == labels), None)
+
+
+def resolve_labels(info: ModelInfo, label_set_name: str | None, label_source: str | None) -> tuple[str, str]:
+    """The label set and source to evaluate with: as given, else as the model's record says."""
+    set_name = label_set_name or info.label_set or _set_named(info.labels)
+    if set_name is None:
+        raise ValueError(f"{info.path}: no run.json or card says its label set; pass --label-set")
+    source = label_source or info.label_source
+    if source not in LABEL_SOURCES:
+        raise ValueError(f"{info.path}: label source {source!r} is not one of {LABEL_SOURCES}; "
+                         "pass --labels")
+    if info.labels is not None and info.labels != label_set(set_name):
+        raise ValueError(f"{info.path} scores {list(info.labels)}, not label set {set_name} "
+                         f"{list(label_set(set_name))}")
+    return set_name, source
+
+
+def public_test(set_name: str, source: str, data_root: str | None = None, limit: int | None = None,
+                seed: int = 1234) -> FaceDataset:
+    """FER2013 PublicTest for a label set and source; `limit` takes a seeded random slice."""
+    val = load_fer2013_npz(data_dir(data_root) / VAL_FILE, set_name, source)
+    if limit:
+        val = val.subset(np.sort(np.random.default_rng(seed).permutation(len(val))[:limit]))
+    return val
+
+
+def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None = None,
+                   label_source: str | None = None, data_root: str | None = None,
+                   limit: int | None = None, seed: int = 1234) -> dict:
+    """Score FER2013 PublicTest with the model and write the report into out_dir."""
+    predictor = load_predictor(Path(model_path))
+    info = predictor.info
+    set_name, source = resolve_labels(info, label_set_name, label_source)
+    val = public_test(set_name, source, data_root, limit, seed)
+    log.info("evaluating %s (%s) on %d PublicTest faces", model_path, info.model_type, len(val))
+    scores = predictor.predict(val.x)
+    if scores.shape != (len(val), len(val.labels)):
+        raise ValueError(f"{model_path} gave scores of shape {scores.shape} for {len(val)} faces and "
+                         f"{len(val.labels)} labels")
+    history = Path(model_path).with_name("history.csv") if info.model_type == "keras" else None
+    data = f"{VAL_FILE} (FER2013 PublicTest)" + (f", random {limit} faces (seed {seed})" if limit else "")
+    context = {
+        "model": str(model_path), "model_type": info.model_type, "architecture": info.architecture,
+        "from": info.origin, "augment": info.augment, "label_set": set_name, "label_source": source,
+        "epochs": info.epochs, "parameters": info.parameters,
+        "data": data,
+        **info.extra,
+    }
+    return write_report(out_dir, val.y, scores, val.labels,
+                        history_csv=history if history is not None and history.is_file() else None,
+                        title=f"{Path(model_path).name} on FER2013 PublicTest", context=context)
