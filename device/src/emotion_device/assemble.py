@@ -11,7 +11,7 @@ from emotion_device.detectors import create_detector
 from emotion_device.face_tracks import FaceTracks
 from emotion_device.models import resolve_model
 from emotion_device.pipeline import FacePipeline
-from emotion_device.sinks import JsonLinesSink, Sink
+from emotion_device.sinks import JsonLinesSink, MqttSink, Sink, resolve_password
 from emotion_device.snapshots import SnapshotWriter
 from emotion_device.sources import open_source
 
@@ -26,11 +26,15 @@ def build_pipeline(config: Config) -> FacePipeline:
     return FacePipeline(detector, classifier)
 
 
-def build_sinks(config: Config, labels: list[str]) -> list[Sink]:
+def build_sinks(config: Config, labels: list[str], model: str = "emotion-edge") -> list[Sink]:
     out = config.output
     sinks: list[Sink] = []
     if out.jsonl:
         sinks.append(JsonLinesSink(out.jsonl, out.jsonl_max_bytes, out.jsonl_backups))
+    if config.mqtt.enabled:
+        mqtt = config.mqtt
+        password = resolve_password(mqtt.password_file or None, mqtt.password_env or None)
+        sinks.append(MqttSink(mqtt.sink_config(config.device.id, password), labels=labels, model=model))
     return sinks
 
 
@@ -46,5 +50,5 @@ def build_daemon(config: Config, max_frames: int | None = None) -> Daemon:
         snapshots = SnapshotWriter(config.privacy.snapshot_dir, pipeline.crop_spec)
     options = LoopOptions(every_n=config.detector.every_n, max_frames=max_frames,
                           max_fps=config.source.max_fps, stats_interval=config.output.stats_interval)
-    return Daemon(source, pipeline, tracks, build_sinks(config, pipeline.labels), options,
-                  snapshots=snapshots)
+    sinks = build_sinks(config, pipeline.labels, pipeline.classifier.card.name)
+    return Daemon(source, pipeline, tracks, sinks, options, snapshots=snapshots)

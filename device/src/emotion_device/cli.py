@@ -52,6 +52,8 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         ("source", "uri"): getattr(args, "source", None),
         ("device", "id"): getattr(args, "device_id", None),
         ("output", "jsonl"): getattr(args, "log", None),
+        ("mqtt", "host"): getattr(args, "mqtt_host", None),
+        ("mqtt", "port"): getattr(args, "mqtt_port", None),
         ("detector", "every_n"): getattr(args, "every_n", None),
     }
     for (section, key), value in overrides.items():
@@ -169,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "RTSP/HTTP URL, image or folder")
     p.add_argument("--device-id", help="device id in MQTT topics (default: host name)")
     p.add_argument("--log", metavar="FILE", help="append JSON lines to FILE ('-': stdout)")
+    p.add_argument("--mqtt-host", help="publish to this MQTT broker (the password comes from the "
+                                       "config's mqtt.password_file or mqtt.password_env)")
+    p.add_argument("--mqtt-port", type=int)
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--every-n", type=int, metavar="N", help="run the detector every N frames")
     p.add_argument("--loop", action="store_true", help="repeat an image folder or video file")
@@ -184,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Prints a pass/fail table; exit status 1 if any check fails.")
     p.add_argument("--config", metavar="FILE", help="TOML config to check")
     p.add_argument("--source", help="source to check instead of the config's")
+    p.add_argument("--mqtt-host", help="broker to check instead of the config's")
+    p.add_argument("--mqtt-port", type=int)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     _add_model_flags(p)
     p.set_defaults(func=cmd_doctor)

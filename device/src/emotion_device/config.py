@@ -71,6 +71,45 @@ class OutputSection:
 
 
 @dataclass
+class MqttSection:
+    """[mqtt]: the options a user sets; the sink's MqttConfig keeps its defaults for the rest.
+
+    MQTT is on when `host` is set. The password never appears here nor on a command line:
+    it comes from `password_file` (e.g. a systemd credential) or `password_env`.
+    """
+
+    host: str = ""
+    port: int = 1883
+    prefix: str = "emotion-edge"
+    username: str = ""
+    password_file: str = ""
+    password_env: str = ""
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    keepalive: int = 30
+    spool_dir: str = "/var/lib/emotion-edge/spool"
+    spool_max_bytes: int = 8 * 1024 * 1024
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    expire_after: int = 300
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    def sink_config(self, device_id: str, password: str | None = None):
+        """The sink's MqttConfig; raises ValueError naming the offending option."""
+        from emotion_device.sinks.mqtt import MqttConfig
+
+        options = {k: v for k, v in dataclasses.asdict(self).items()
+                   if k not in ("password_file", "password_env")}
+        for key in ("username", "tls_ca_file", "tls_cert_file", "tls_key_file"):
+            options[key] = options[key] or None
+        return MqttConfig(**options, device_id=device_id, password=password)
+
+
+@dataclass
 class PrivacySection:
     debug_snapshots: bool = False  # the only switch that lets face images reach the disk
     snapshot_dir: str = "/var/lib/emotion-edge/snapshots"
@@ -85,6 +124,7 @@ class Config:
     tracking: TrackerOptions = field(default_factory=TrackerOptions)
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     output: OutputSection = field(default_factory=OutputSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
 
 
@@ -167,3 +207,8 @@ def _check_ranges(config: Config, source: str) -> None:
     for key, ok, expected in checks:
         if not ok:
             raise ConfigError(f"{source}: '{key}' must be {expected}")
+    if config.mqtt.enabled:
+        try:
+            config.mqtt.sink_config(config.device.id)
+        except ValueError as exc:  # "mqtt port must be ..." -> name the dotted key
+            raise ConfigError(f"{source}: {str(exc).replace('mqtt ', 'mqtt.', 1)}") from None

@@ -90,10 +90,54 @@ class Doctor:
         where = "on the source's frame" if self.frame is not None else "on a blank frame"
         return f"{self.config.detector.name}: {len(faces)} face(s) {where} in {ms:.0f} ms"
 
+    def check_broker(self) -> str:
+        """Connect with the daemon's own settings (TLS, user, password) and wait for CONNACK."""
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        from emotion_device.sinks import resolve_password
+
+        section = self.config.mqtt
+        password = resolve_password(section.password_file or None, section.password_env or None)
+        settings = section.sink_config(self.config.device.id, password)
+        answer: dict = {}
+        done = threading.Event()
+
+        def on_connect(_client, _userdata, _flags, reason_code, _properties):
+            answer["reason"] = reason_code
+            done.set()
+
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"emotion-edge-doctor-{settings.device_id}")
+        if settings.tls_ca_file:
+            client.tls_set(ca_certs=settings.tls_ca_file, certfile=settings.tls_cert_file,
+                           keyfile=settings.tls_key_file)
+        if settings.username:
+            client.username_pw_set(settings.username, password)
+        client.on_connect = on_connect
+        client.connect(settings.host, settings.port, keepalive=10)
+        client.loop_start()
+        try:
+            if not done.wait(5):
+                raise TimeoutError(f"{settings.host}:{settings.port} did not answer within 5 s")
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        if answer["reason"].is_failure:
+            raise PermissionError(f"{settings.host}:{settings.port} refused the connection: "
+                                  f"{answer['reason']} (check mqtt.username and the password)")
+        auth = f" as {settings.username}" if settings.username else ""
+        tls = " over TLS" if settings.tls_ca_file else ""
+        return f"{settings.host}:{settings.port} accepted the connection{auth}{tls}"
+
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
-        return [("platform", self.check_platform), ("model", self.check_model),
-                ("interpreter", self.check_interpreter), ("source", self.check_source),
-                ("detector", self.check_detector)]
+        checks = [("platform", self.check_platform), ("model", self.check_model),
+                  ("interpreter", self.check_interpreter), ("source", self.check_source),
+                  ("detector", self.check_detector)]
+        if self.config.mqtt.enabled:
+            checks.append(("broker", self.check_broker))
+        return checks
 
     def run(self) -> list[CheckResult]:
         results = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from emotion_device.bench.model_latency import LatencyOptions, bench_model, bench_peer
@@ -58,6 +59,9 @@ def _float_twin(model_path: Path, float_dir: Path | None) -> Path | None:
 
 
 def run_bench(options: BenchOptions) -> dict:
+    """Every number on one core, except the latency rows with threads > 1: OpenCV's own
+    thread pool is limited to one thread so the pipeline figures are single-core too."""
+    cv2.setNumThreads(1)
     photo = read_image(options.photo) if options.photo else None
     result: dict = {"schema": 1, "date": datetime.now(UTC).isoformat(timespec="seconds"),
                     "machine": machine_info(), "command": " ".join(["emotion-device", *sys.argv[1:]]),

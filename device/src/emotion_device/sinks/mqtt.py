@@ -1,0 +1,451 @@
+"""MQTT output: faces, room state and stats under `<prefix>/<device_id>/`, never lost to an outage.
+
+Topics (every JSON payload carries "schema", "seq", "ts" and "device_id"; seq comes from the
+spool and increases across topics and across restarts):
+
+- `face`: one message per face event, QoS 1, through the spool;
+- `stats`: the daemon's periodic stats, QoS 1, through the spool;
+- `state`: retained, the room's latest state; sent directly, latest value wins, and sent again
+  on every reconnect (and every expire_after/2 seconds, so Home Assistant does not expire it);
+- `available`: retained, "online" on every connect, "offline" as the last will, "stopped" on
+  a clean close.
+
+Frigate drops events while its broker is away; here face and stats messages are appended to
+an on-disk Spool first and leave it only on the broker's PUBACK. The caller's frame loop only
+appends. One small publisher thread sends from the spool while connected, at most
+`max_inflight` messages at a time, in seq order. On every connect paho's own copies of
+unacknowledged messages are dropped and the spool resends from its oldest message, so the
+order survives reconnects (a message may arrive twice; never out of order on first arrival).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from emotion_device.events import SCHEMA_VERSION, FaceEvent
+from emotion_device.homeassistant import DiscoveryTarget, discovery_messages, status_topic
+from emotion_device.spool import DEFAULT_MAX_BYTES, Spool
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+_AUTH_REFUSALS = ("Bad user name or password", "Not authorized")
+_ENVELOPE = ("schema", "seq", "ts", "device_id")
+
+
+def default_device_id() -> str:
+    host = socket.gethostname().split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_-]", "-", host) or "emotion-edge"
+
+
+@dataclass
+class MqttConfig:
+    """Where and how to publish. `password` is the secret itself, resolved by the caller
+    (see resolve_password), so it never has to appear on a command line."""
+
+    host: str
+    port: int = 1883
+    prefix: str = "emotion-edge"
+    device_id: str = field(default_factory=default_device_id)
+    client_id: str = ""  # "" gives emotion-edge-<device_id>
+    keepalive: int = 30
+    qos: int = 1
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    spool_dir: str = "/var/lib/emotion-edge/mqtt-spool"
+    spool_max_bytes: int = DEFAULT_MAX_BYTES
+    max_inflight: int = 10
+    reconnect_min_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    expire_after: int | None = 300  # seconds; Home Assistant marks the sensors unavailable after
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("host", bool(self.host), "a host name or address"),
+            ("port", 0 < self.port < 65536, "between 1 and 65535"),
+            ("prefix", bool(_PREFIX.match(self.prefix)), "topic levels of letters, digits, _ and -"),
+            ("device_id", bool(_ID.match(self.device_id)), "letters, digits, _ and - only"),
+            ("discovery_prefix", bool(_PREFIX.match(self.discovery_prefix)),
+             "topic levels of letters, digits, _ and -"),
+            ("keepalive", self.keepalive >= 1, "at least 1 second"),
+            ("qos", self.qos in (1, 2), "1 or 2 (the spool needs the broker's acknowledgement)"),
+            ("spool_max_bytes", self.spool_max_bytes > 0, "more than 0"),
+            ("max_inflight", self.max_inflight >= 1, "at least 1"),
+            ("reconnect_min_delay", self.reconnect_min_delay > 0, "more than 0"),
+            ("reconnect_max_delay", self.reconnect_max_delay >= self.reconnect_min_delay,
+             "at least reconnect_min_delay"),
+            ("expire_after", self.expire_after is None or self.expire_after >= 0, "0 or more"),
+            ("tls_key_file", not self.tls_key_file or bool(self.tls_cert_file),
+             "given only with tls_cert_file"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"mqtt {name} must be {expected}, got {getattr(self, name)!r}")
+
+    @property
+    def effective_client_id(self) -> str:
+        return self.client_id or f"emotion-edge-{self.device_id}"
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_ca_file or self.tls_cert_file)
+
+
+@dataclass(frozen=True)
+class MqttTopics:
+    face: str
+    state: str
+    stats: str
+    available: str
+
+    @classmethod
+    def for_device(cls, prefix: str, device_id: str) -> MqttTopics:
+        base = f"{prefix}/{device_id}"
+        return cls(f"{base}/face", f"{base}/state", f"{base}/stats", f"{base}/available")
+
+
+def resolve_password(password_file: str | None = None, password_env: str | None = None) -> str | None:
+    """The MQTT password from a file (trailing newline removed) or an environment variable.
+
+    Both keep the secret off the command line, where every user can read it in `ps`.
+    """
+    if password_file and password_env:
+        raise ValueError("give the MQTT password in a file or in an environment variable, not both")
+    if password_file:
+        try:
+            password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"cannot read the MQTT password file {password_file}: "
+                             f"{exc.strerror or exc}") from None
+        if not password:
+            raise ValueError(f"the MQTT password file {password_file} is empty")
+        return password
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            raise ValueError(f"environment variable {password_env} (the MQTT password) is not set")
+        if not password:
+            raise ValueError(f"environment variable {password_env} (the MQTT password) is empty")
+        return password
+    return None
+
+
+def _logged(callback: Callable) -> Callable:
+    """An exception escaping a paho callback would kill paho's network thread: log it instead."""
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except Exception:
+            log.exception("MQTT callback %s failed", callback.__name__)
+            return None
+
+    return wrapper
+
+
+def _dumps(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+class MqttSink:
+    """The MQTT sink. `connected`, `last_error` and `connect_failures` show its health."""
+
+    def __init__(self, config: MqttConfig, labels: Sequence[str] = (), model: str = "emotion-edge",
+                 spool: Spool | None = None) -> None:
+        self.config = config
+        self.topics = MqttTopics.for_device(config.prefix, config.device_id)
+        self.discovery = DiscoveryTarget(
+            config.device_id, self.topics.state, self.topics.available, tuple(labels), model,
+            config.expire_after, config.discovery_prefix)
+        self.connected = False
+        self.last_error: str | None = None
+        self.connect_failures = 0
+        # _cond guards the fields below and is notified whenever one changes. _publish_lock
+        # orders every client.publish against the reset in _on_connect; take it first.
+        self._cond = threading.Condition()
+        self._publish_lock = threading.Lock()
+        self._inflight: dict[int, int | None] = {}  # mid -> spool seq (None: a direct message)
+        self._early_acks: set[int] = set()  # PUBACKs that beat publish() back to us
+        self._spooled_inflight = 0
+        self._sent_upto = 0  # highest seq handed to paho on this connection
+        self._state: bytes | None = None
+        self._state_sent = 0.0
+        self._stopping = False
+        self._closed = False
+        self._write_error: str | None = None
+        self._client = self._make_client()
+        self.spool = spool or Spool(config.spool_dir, config.spool_max_bytes)
+        self._thread = threading.Thread(target=self._run_publisher, name="mqtt-spool", daemon=True)
+        self._thread.start()
+        self._client.connect_async(config.host, config.port, config.keepalive)
+        self._client.loop_start()
+
+    def _make_client(self) -> mqtt.Client:
+        config = self.config
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=config.effective_client_id,
+                             clean_session=True, protocol=mqtt.MQTTv311)
+        # paho reports every outage at ERROR; the callbacks below already say it once, clearly.
+        paho_log = logging.getLogger(f"{__name__}.paho")
+        client.on_log = lambda _client, _userdata, _level, message: paho_log.debug(message)
+        if config.username:
+            client.username_pw_set(config.username, config.password)
+        if config.tls:
+            for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+                path = getattr(config, name)
+                if path and not Path(path).is_file():
+                    raise FileNotFoundError(f"mqtt {name} {path} not found")
+            client.tls_set(ca_certs=config.tls_ca_file, certfile=config.tls_cert_file,
+                           keyfile=config.tls_key_file)
+        client.will_set(self.topics.available, b"offline", qos=config.qos, retain=True)
+        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)
+        client.on_connect = _logged(self._on_connect)
+        client.on_connect_fail = _logged(self._on_connect_fail)
+        client.on_disconnect = _logged(self._on_disconnect)
+        client.on_publish = _logged(self._on_publish)
+        if config.discovery:
+            client.message_callback_add(status_topic(config.discovery_prefix),
+                                        _logged(self._on_ha_status))
+        return client
+
+    # the Sink interface ----------------------------------------------------------------------
+    def write(self, event: FaceEvent) -> int | None:
+        """Spool one face event; returns its seq. Never waits for the network."""
+        return self._spool(self.topics.face, event.to_dict())
+
+    def write_stats(self, payload: dict) -> int | None:
+        return self._spool(self.topics.stats, payload)
+
+    def write_state(self, payload: dict) -> int:
+        """Publish the room's state, retained; while disconnected only the latest is kept."""
+        seq = self.spool.reserve_seq()
+        data = _dumps(self._envelope(payload, seq))
+        with self._publish_lock:
+            with self._cond:
+                self._state = data
+                connected = self.connected
+            if connected:
+                self._publish_state()
+        return seq
+
+    def reopen(self) -> None:
+        """Nothing to reopen: the spool's files are the sink's own."""
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the broker acknowledged everything spooled; False if `timeout` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.spool.depth.messages == 0, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Drain within `timeout`, say "stopped", disconnect. What is left stays in the spool."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        self.flush(timeout)
+        with self._publish_lock:
+            info = self._publish(self.topics.available, b"stopped", retain=True) if self.connected else None
+        if info is not None:
+            try:
+                info.wait_for_publish(max(deadline - time.monotonic(), 1.0))
+            except (RuntimeError, ValueError):
+                log.debug("could not confirm the MQTT 'stopped' message")
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.spool.close()
+        depth = self.spool.depth
+        if depth.messages:
+            log.warning("%d MQTT message(s) (%d bytes) not yet acknowledged stay in %s for the next run",
+                        depth.messages, depth.bytes, self.spool.directory)
+
+    def stats(self) -> dict:
+        """The sink's health for the daemon's stats message."""
+        depth = self.spool.depth
+        return {"mqtt": {"connected": self.connected, "spool_messages": depth.messages,
+                         "spool_bytes": depth.bytes, "spool_dropped": self.spool.dropped_total,
+                         "connect_failures": self.connect_failures, "last_error": self.last_error}}
+
+    # payloads ------------------------------------------------------------------------------------
+    def _envelope(self, body: dict, seq: int = 0) -> dict:
+        ts = body.get("ts")
+        return {"schema": SCHEMA_VERSION, "seq": seq,
+                "ts": ts if ts is not None else round(time.time(), 3),
+                "device_id": self.config.device_id,
+                **{k: v for k, v in body.items() if k not in _ENVELOPE}}
+
+    def _spool(self, topic: str, body: dict) -> int | None:
+        try:
+            seq = self.spool.append(topic, self._envelope(body))
+        except OSError as exc:
+            message = f"cannot store an MQTT message in {self.spool.directory}: {exc}; it is lost"
+            if message != self._write_error:
+                log.error(message)
+            self._write_error = message
+            return None
+        self._write_error = None
+        with self._cond:
+            self._cond.notify_all()
+        return seq
+
+    # publishing --------------------------------------------------------------------------------
+    def _publish(self, topic: str, payload: bytes, retain: bool,
+                 seq: int | None = None) -> mqtt.MQTTMessageInfo:
+        """Hand one message to paho and remember its mid; call with _publish_lock held."""
+        info = self._client.publish(topic, payload, qos=self.config.qos, retain=retain)
+        with self._cond:
+            acked = info.mid in self._early_acks
+            if acked:
+                self._early_acks.discard(info.mid)
+            else:
+                self._inflight[info.mid] = seq
+                self._spooled_inflight += seq is not None
+        if acked and seq is not None:
+            self._acknowledge(seq)
+        return info
+
+    def _publish_state(self) -> None:
+        with self._cond:
+            data = self._state
+        if data is not None:
+            self._publish(self.topics.state, data, retain=True)
+            self._state_sent = time.monotonic()
+
+    def _acknowledge(self, seq: int) -> None:
+        self.spool.ack(seq)
+        with self._cond:
+            self._cond.notify_all()
+
+    def _can_send(self) -> bool:
+        return (self.connected and self._spooled_inflight < self.config.max_inflight
+                and bool(self.spool.entries_after(self._sent_upto, 1)))
+
+    def _run_publisher(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopping or self._can_send(), timeout=1.0)
+                if self._stopping:
+                    return
+            try:
+                self._send_window()
+                self._refresh_state()
+                self.spool.sync()
+            except Exception:
+                log.exception("MQTT publisher failed; retrying in a second")
+                time.sleep(1.0)
+
+    def _send_window(self) -> None:
+        with self._publish_lock:
+            with self._cond:
+                room = self.config.max_inflight - self._spooled_inflight
+                if not self.connected or room <= 0:
+                    return
+                after = self._sent_upto
+            for entry in self.spool.entries_after(after, room):
+                self._publish(entry.topic, entry.payload, retain=False, seq=entry.seq)
+                with self._cond:
+                    self._sent_upto = entry.seq
+
+    def _refresh_state(self) -> None:
+        """Re-send the retained state so Home Assistant's expire_after only fires on a dead device."""
+        if not self.config.expire_after:
+            return
+        with self._publish_lock:  # write_state may have just sent it
+            if self.connected and time.monotonic() - self._state_sent >= self.config.expire_after / 2:
+                self._publish_state()
+
+    def _announce_discovery(self) -> None:
+        for topic, payload in discovery_messages(self.discovery):
+            self._publish(topic, payload, retain=True)
+
+    # paho callbacks (paho's network thread) ----------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            hint = " (check the MQTT user name and password)" if str(reason_code) in _AUTH_REFUSALS else ""
+            self._connect_failed(f"MQTT broker {self.config.host}:{self.config.port} refused the "
+                                 f"connection: {reason_code}{hint}", logging.ERROR)
+            return
+        with self._publish_lock:
+            # paho would resend its unacknowledged copies after this callback, ahead of anything
+            # newer; the spool resends them itself, in seq order.
+            client.drop_out_messages()
+            with self._cond:
+                self._inflight.clear()
+                self._early_acks.clear()
+                self._spooled_inflight = 0
+                self._sent_upto = 0
+                self.connected = True
+                self.last_error = None
+                self._cond.notify_all()
+            depth = self.spool.depth
+            log.info("connected to MQTT broker %s:%d as %s; %d message(s) waiting in the spool",
+                     self.config.host, self.config.port, self.config.effective_client_id, depth.messages)
+            self._publish(self.topics.available, b"online", retain=True)
+            if self.config.discovery:
+                client.subscribe(status_topic(self.config.discovery_prefix), qos=1)
+                self._announce_discovery()
+            self._publish_state()
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata) -> None:
+        # paho calls this from inside its `except OSError`, so the cause is at hand.
+        cause = sys.exc_info()[1]
+        self._connect_failed(f"cannot connect to MQTT broker {self.config.host}:{self.config.port}"
+                             f"{f': {cause}' if cause else ''}; retrying, messages wait in the spool",
+                             logging.WARNING)
+
+    def _connect_failed(self, message: str, level: int) -> None:
+        with self._cond:
+            self.connect_failures += 1
+            repeated = message == self.last_error
+            self.last_error = message
+        log.log(logging.DEBUG if repeated else level, message)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
+        with self._cond:
+            was_connected = self.connected
+            self.connected = False
+            self._cond.notify_all()
+        if was_connected and not self._closed:
+            self.last_error = f"disconnected from MQTT broker: {reason_code}"
+            log.warning("disconnected from MQTT broker %s:%d (%s); reconnecting, messages wait in the spool",
+                        self.config.host, self.config.port, reason_code)
+
+    def _on_publish(self, _client: mqtt.Client, _userdata, mid: int, _reason_code, _properties) -> None:
+        with self._cond:
+            if mid not in self._inflight:
+                self._early_acks.add(mid)
+                return
+            seq = self._inflight.pop(mid)
+            self._spooled_inflight -= seq is not None
+        if seq is not None:
+            self._acknowledge(seq)
+
+    def _on_ha_status(self, _client: mqtt.Client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if message.payload.strip().lower() != b"online":
+            return
+        log.info("Home Assistant is online: announcing discovery again")
+        with self._publish_lock:
+            if self.connected:
+                self._announce_discovery()

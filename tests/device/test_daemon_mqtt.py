@@ -1,0 +1,145 @@
+"""The daemon process end to end against a real Mosquitto: `emotion-device run --config`."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import MODELS
+from tests.device.mosquitto import Broker, Subscriber, wait_until
+
+DEVICE = "hall"
+PREFIX = f"emotion-edge/{DEVICE}"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = Broker(tmp_path / "broker").start()
+    yield server
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def config_file(tmp_path, broker, face_photos):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, photo in enumerate(face_photos):
+        shutil.copy(photo, frames / f"{i:02d}{photo.suffix}")
+    (tmp_path / "mqtt-password").write_text("unused\n")
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[device]
+id = "{DEVICE}"
+[source]
+uri = "{frames}"
+loop = true
+max_fps = 20
+[model]
+name = "{MODELS / 'emotion5.tflite'}"
+[output]
+publish_interval = 0.0
+stats_interval = 1.0
+[mqtt]
+host = "127.0.0.1"
+port = {broker.port}
+keepalive = 2
+spool_dir = "{tmp_path / 'spool'}"
+expire_after = 60
+""")
+    return path
+
+
+def _start(config_file):
+    return subprocess.Popen([sys.executable, "-m", "emotion_device.cli", "run", "--config", str(config_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_the_daemon_publishes_faces_state_stats_discovery_and_availability(broker, config_file):
+    subscriber = Subscriber(broker.port, [f"{PREFIX}/#", "homeassistant/#"])
+    daemon = _start(config_file)
+    try:
+        subscriber.wait_for(lambda m: len([x for x in m if x.topic == f"{PREFIX}/face"]) >= 8
+                            and any(x.topic == f"{PREFIX}/stats" for x in m), 60, "faces and stats")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0, daemon.stderr.read()
+        subscriber.wait_for(lambda m: any(x.payload == b"stopped" for x in m), 10, "stopped")
+    finally:
+        daemon.kill()
+        subscriber.close()
+
+    faces = [m.json() for m in subscriber.on(f"{PREFIX}/face")]
+    for face in faces:
+        assert face["schema"] == 1 and face["device_id"] == DEVICE
+        assert face["label"] in face["scores"] and face["smoothed_label"] in face["scores"]
+    # One seq counter for every JSON topic: no gaps overall, and increasing within each topic
+    # (retained state is sent directly, so it may overtake spooled faces).
+    by_topic = {kind: [m.json()["seq"] for m in subscriber.on(f"{PREFIX}/{kind}")]
+                for kind in ("face", "stats", "state")}
+    seqs = sorted(seq for values in by_topic.values() for seq in values)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq has no gaps"
+    assert all(v == sorted(v) for v in by_topic.values())
+    state = subscriber.on(f"{PREFIX}/state")[-1].json()
+    assert state["faces"] >= 1 and state["dominant"] in faces[0]["scores"]
+    stats = subscriber.on(f"{PREFIX}/stats")[-1].json()
+    assert stats["frames"] > 0 and "mqtt" in stats and "rss_mb" in stats
+    availability = [m.payload for m in subscriber.on(f"{PREFIX}/available")]
+    assert availability[0] == b"online" and availability[-1] == b"stopped"
+    discovery = {m.topic: m.json() for m in subscriber.messages if m.topic.startswith("homeassistant/")}
+    emotion = discovery[f"homeassistant/sensor/{DEVICE}/emotion/config"]
+    assert emotion["device_class"] == "enum" and emotion["options"] == list(faces[0]["scores"])
+    assert emotion["availability_topic"] == f"{PREFIX}/available"
+
+    late = Subscriber(broker.port, [f"{PREFIX}/available", f"{PREFIX}/state"])
+    try:  # retained: a subscriber that comes later still learns the state and availability
+        late.wait_for(lambda m: len(m) >= 2, 10, "retained messages")
+        assert {m.topic for m in late.messages if m.retain} == {f"{PREFIX}/available", f"{PREFIX}/state"}
+    finally:
+        late.close()
+
+
+def test_kill_9_leaves_offline_as_the_last_will(broker, config_file):
+    subscriber = Subscriber(broker.port, [f"{PREFIX}/available", f"{PREFIX}/face"])
+    daemon = _start(config_file)
+    try:
+        subscriber.wait_for(lambda m: any(x.topic.endswith("/face") for x in m), 60, "the first face")
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.wait(10)
+        subscriber.wait_for(lambda m: m[-1].topic.endswith("/available") and m[-1].payload == b"offline"
+                            if m else False, 15, "offline from the last will")
+    finally:
+        daemon.kill()
+        subscriber.close()
+
+
+def test_a_broker_that_is_down_at_start_does_not_stop_the_daemon(tmp_path, broker, config_file):
+    broker.stop(signal.SIGTERM)
+    daemon = _start(config_file)
+    try:
+        wait_until(lambda: list((tmp_path / "spool").glob("seg-*")), 60, "the spool to fill")
+        broker.start()
+        subscriber = Subscriber(broker.port, [f"{PREFIX}/face"])
+        try:
+            subscriber.wait_for(lambda m: len(m) >= 3, 60, "spooled and new faces")
+        finally:
+            subscriber.close()
+        assert daemon.poll() is None
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        daemon.kill()
+
+
+def test_doctor_checks_the_broker(broker, config_file, tmp_path):
+    doctor = [sys.executable, "-m", "emotion_device.cli", "doctor", "--config", str(config_file), "--json"]
+    ok = subprocess.run(doctor, capture_output=True, text=True, timeout=120)
+    checks = {c["check"]: c for c in json.loads(ok.stdout)}
+    assert ok.returncode == 0, ok.stdout
+    assert checks["broker"]["detail"] == f"127.0.0.1:{broker.port} accepted the connection"
+    broker.stop(signal.SIGTERM)
+    down = subprocess.run(doctor, capture_output=True, text=True, timeout=120)
+    checks = {c["check"]: c for c in json.loads(down.stdout)}
+    assert down.returncode == 1 and not checks["broker"]["ok"] and checks["model"]["ok"]
