@@ -49,6 +49,7 @@ def build_card(name: str, tflite_path: Path, run: dict, crop: CropSpec, architec
             "seed": config["seed"],
             "command": run["command"],
             "train_seconds_last_session": run["train_seconds_this_session"],
+            "base_model": run.get("base_model"),
             "versions": run["versions"],
             "conversion": conversion,
         },

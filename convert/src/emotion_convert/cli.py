@@ -52,15 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_device.preprocess import CropSpec, to_model_input
     from emotion_train.datapaths import VAL_FILE, data_dir
     from emotion_train.fer2013 import load_fer2013_npz
-    from emotion_train.training import TrainConfig, load_splits
+    from emotion_train.run_data import is_finetune, run_datasets
 
     run_path = args.run or args.model.with_name("run.json")
     run = json.loads(run_path.read_text())
-    config = TrainConfig(**{**run["config"], "data_dir": args.data_dir or run["config"]["data_dir"]})
-    train_data, val_data = load_splits(config)
+    config = run["config"]
+    data_root = args.data_dir or config.get("data_dir")
+    train_data, val_data = run_datasets(run, data_root)
     model = keras.models.load_model(args.model)
 
-    calibration = quantize.representative_faces(to_model_input(train_data.x), args.calibration, config.seed)
+    calibration = quantize.representative_faces(to_model_input(train_data.x), args.calibration,
+                                                config["seed"])
     tflite_path = quantize.write_bytes(args.out_dir / f"{args.name}.tflite",
                                        quantize.convert_int8(model, calibration))
     if args.float_tflite:
@@ -84,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     val_inputs = to_model_input(val_data.x)
     report = parity.parity_report(parity.float_scores(model, val_inputs),
                                   parity.int8_scores(tflite_path, val_inputs), val_data.y, val_data.labels)
-    card.metrics = {"val": {"split": "FER2013 PublicTest", "labels": config.label_source, **report}}
-    if config.label_source != "fer2013":
-        fer_val = load_fer2013_npz(data_dir(config.data_dir) / VAL_FILE, config.label_set, "fer2013")
+    card.metrics = {"val": {"split": run["data"]["val"].get("split", "FER2013 PublicTest"),
+                            "labels": config["label_source"], **report}}
+    if config["label_source"] != "fer2013" and not is_finetune(run):
+        fer_val = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
         fer_inputs = to_model_input(fer_val.x)
         card.metrics["val_fer2013_labels"] = {
             "split": "FER2013 PublicTest", "labels": "fer2013",

@@ -134,7 +134,7 @@ def _trainable_parameters(model: keras.Model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def _load_val(config: FinetuneConfig, extractor: FaceExtractor) -> tuple[FaceDataset, dict]:
+def load_validation(config: FinetuneConfig, extractor: FaceExtractor) -> tuple[FaceDataset, dict]:
     if config.val_data.lower() == PUBLIC_TEST:
         val = public_test(config.label_set, config.label_source, config.data_dir, config.val_limit,
                           config.seed)
@@ -144,7 +144,7 @@ def _load_val(config: FinetuneConfig, extractor: FaceExtractor) -> tuple[FaceDat
                          "skipped": [asdict(s) for s in folder.skipped]}
 
 
-def _load_train(config: FinetuneConfig, extractor: FaceExtractor) -> FolderDataset:
+def load_train_folder(config: FinetuneConfig, extractor: FaceExtractor) -> FolderDataset:
     folder = load_image_folder(Path(config.train_data), config.label_set, extractor)
     empty = [label for label, n in folder.data.class_counts().items() if n == 0]
     if not len(folder.data):
@@ -180,9 +180,9 @@ def finetune(config: FinetuneConfig, command: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     extractor = FaceExtractor(crop_spec=CropSpec(margin=config.crop_margin, square=True))
-    train_folder = _load_train(config, extractor)
+    train_folder = load_train_folder(config, extractor)
     train_data = train_folder.data
-    val_data, val_record = _load_val(config, extractor)
+    val_data, val_record = load_validation(config, extractor)
     labels = train_data.labels
     log.info("train %d faces %s, %d files skipped", len(train_data), train_data.class_counts(),
              len(train_folder.skipped))
