@@ -74,6 +74,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-limit", type=int, help="validate on a random slice of N faces")
     p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
                    "(default: $EMOTION_DATA, then ../shared/data)")
+    p.add_argument("--train-folder", help="train on a folder dataset (root/<label>/*.png, e.g. from "
+                                          "make-subset) instead of FER2013 Training; PublicTest validates")
     p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
 
 
@@ -182,6 +184,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         label_smoothing=args.label_smoothing, class_weight=args.class_weight,
         augment=not args.no_augment, seed=args.seed, limit=args.limit,
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
+        train_folder=args.train_folder,
     )
     record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))

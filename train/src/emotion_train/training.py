@@ -54,6 +54,7 @@ class TrainConfig:
     val_limit: int | None = None
     data_dir: str | None = None
     jit_compile: bool = True
+    train_folder: str | None = None  # a folder dataset (root/<label>/*.png) instead of FER2013 Training
 
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
@@ -110,7 +111,12 @@ def library_versions() -> dict[str, str]:
 
 def load_splits(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     root = data_dir(config.data_dir)
-    train = load_fer2013_npz(root / TRAIN_FILE, config.label_set, config.label_source)
+    if config.train_folder:
+        from emotion_train.image_folder import load_image_folder
+
+        train = load_image_folder(Path(config.train_folder), config.label_set).data
+    else:
+        train = load_fer2013_npz(root / TRAIN_FILE, config.label_set, config.label_source)
     val = load_fer2013_npz(root / VAL_FILE, config.label_set, config.label_source)
     rng = np.random.default_rng(config.seed)
     if config.limit:

