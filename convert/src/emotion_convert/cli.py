@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     config = run["config"]
     data_root = args.data_dir or config.get("data_dir")
     train_data, val_data = run_datasets(run, data_root)
-    model = keras.models.load_model(args.model)
+    model = keras.models.load_model(args.model, compile=False)
 
     calibration = quantize.representative_faces(to_model_input(train_data.x), args.calibration,
                                                 config["seed"])
