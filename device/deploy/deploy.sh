@@ -2,8 +2,8 @@
 # Deploy emotion-edge to a Raspberry Pi over ssh, from a checkout: `make deploy PI=user@host`.
 #
 #   1. builds the device wheel (into dist/)
-#   2. copies the wheel, models/*.tflite + *.json, the unit, config.example.toml and install.sh
-#      to a temporary folder on the Pi
+#   2. copies the wheel, models/*.tflite + *.json, the unit, the config (config.example.toml or
+#      --config FILE) and install.sh to a temporary folder on the Pi
 #   3. runs install.sh there with sudo (the service is installed and enabled, not yet started)
 #   4. runs `emotion-device doctor` there and prints its table; starts the service if it passes
 set -euo pipefail
@@ -17,6 +17,7 @@ target=${PI:-}
 python=${PYTHON:-python3}
 dist=${DIST:-$REPO/dist}
 remote_root=""
+config=$REPO/device/config.example.toml
 install_args=()
 start=1
 local_tmp=""
@@ -26,12 +27,14 @@ usage() {
   cat <<EOF
 usage: $PROG [options] user@host
 
-Builds the device wheel, copies it with the models, the unit, the example config and
-install.sh to the Pi, installs with sudo, runs \`emotion-device doctor\` there, and starts the
-service if every check passes. The Pi needs ssh access and sudo (Raspberry Pi OS's first user
+Builds the device wheel, copies it with the models, the unit, a config and install.sh to
+the Pi, installs with sudo, runs \`emotion-device doctor\` there (as root, with the service
+stopped), and starts the service if every check passes. The Pi needs ssh access and sudo (Raspberry Pi OS's first user
 has both).
 
 options:
+  --config FILE the first config of the Pi, installed as /etc/emotion-edge/config.toml only
+                where none exists yet (default: device/config.example.toml)
   --no-apt      pass --no-apt to install.sh (the apt packages are already there)
   --no-start    install and check, but leave the service stopped
   --root DIR    install under DIR on the target instead of / (tests, staging); nothing is
@@ -55,6 +58,7 @@ parse_args() {
     case $1 in
       --no-apt) install_args+=(--no-apt) ;;
       --no-start) start=0 ;;
+      --config) config=${2:?--config needs a file}; shift ;;
       --root) remote_root=${2:?--root needs a folder}; shift ;;
       -h|--help) usage; exit 0 ;;
       -*) die "unknown option '$1' (see --help)" ;;
@@ -63,13 +67,14 @@ parse_args() {
     shift
   done
   [[ -n $target ]] || die "no target: $PROG user@host (or make deploy PI=user@host)"
+  [[ -f $config ]] || die "config $config not found"
   read -r -a ssh_cmd <<<"${SSH:-ssh}"
   read -r -a scp_cmd <<<"${SCP:-scp}"
   # A terminal lets sudo on the Pi ask for a password if it needs one.
   if [[ -t 0 ]]; then
     ssh_cmd+=(-t)
   fi
-  readonly target python dist remote_root start ssh_cmd scp_cmd
+  readonly target python dist remote_root config start ssh_cmd scp_cmd
 }
 
 # Run a command on the target; each argument is quoted for the remote shell.
@@ -111,8 +116,8 @@ stage_files() {
     found=1
   done
   ((found)) || die "no models in $REPO/models"
-  cp "$HERE/install.sh" "$REPO/systemd/emotion-device.service" "$REPO/device/config.example.toml" \
-    "$local_tmp/stage/"
+  cp "$HERE/install.sh" "$REPO/systemd/emotion-device.service" "$local_tmp/stage/"
+  cp "$config" "$local_tmp/stage/config.toml"
 }
 
 copy_to_target() {
@@ -127,7 +132,7 @@ install_on_target() {
   # ${a[@]+...}: an empty array under set -u, also in macOS's bash 3.2
   local args=(${install_args[@]+"${install_args[@]}"} --no-start --wheel "$remote_tmp/$(basename "$wheel")"
               --models "$remote_tmp/models" --unit "$remote_tmp/emotion-device.service"
-              --config "$remote_tmp/config.example.toml")
+              --config "$remote_tmp/config.toml")
   if [[ -n $remote_root ]]; then
     args+=(--root "$remote_root")
   fi
@@ -135,11 +140,19 @@ install_on_target() {
   remote sudo bash "$remote_tmp/install.sh" "${args[@]}" || die "install.sh failed on $target (see above)"
 }
 
+# Doctor on the Pi, as root, while the service is stopped (it would hold the camera). The service
+# reads its credentials from /run/credentials/emotion-device.service/, which exists only while it
+# runs, so doctor gets a copy of the config that reads them where LoadCredential takes them from,
+# /etc/emotion-edge/<name>. $1 is the install root ("" for /).
+# shellcheck disable=SC2016  # expanded by the remote bash, not here; one line for the remote shell
+readonly DOCTOR_SCRIPT='set -eu; etc="$1/etc/emotion-edge"; config="$etc/config.toml"; '\
+'creds=/run/credentials/emotion-device.service/; if grep -q "$creds" "$config"; then '\
+'config=$(mktemp); trap "rm -f \"$config\"" EXIT; sed "s#$creds#$etc/#g" "$etc/config.toml" >"$config"; fi; '\
+'EMOTION_EDGE_MODELS="$1/opt/emotion-edge/models" "$1/opt/emotion-edge/venv/bin/emotion-device" doctor --config "$config"'
+
 doctor_on_target() {
-  local prefix=${remote_root%/}
   say "emotion-device doctor on $target:"
-  remote sudo env "EMOTION_EDGE_MODELS=$prefix/opt/emotion-edge/models" \
-    "$prefix/opt/emotion-edge/venv/bin/emotion-device" doctor --config "$prefix/etc/emotion-edge/config.toml"
+  remote sudo bash -c "$DOCTOR_SCRIPT" doctor "${remote_root%/}"
 }
 
 start_on_target() {

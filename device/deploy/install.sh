@@ -9,7 +9,8 @@
 #   2. /opt/emotion-edge/venv, a venv with --system-site-packages (picamera2 and numpy from apt)
 #   3. the device wheel into it, numpy pinned to the system's version; ai-edge-litert, or
 #      tflite-runtime on Python 3.11 where ai-edge-litert cannot be installed
-#   4. the models to /opt/emotion-edge/models
+#   4. the models to /opt/emotion-edge/models, and this script to /opt/emotion-edge/install.sh
+#      (for --uninstall later)
 #   5. /etc/emotion-edge/config.toml and an empty mqtt-password, only where none exist
 #   6. the unit to /etc/systemd/system; daemon-reload, enable, start (restart after an upgrade)
 set -euo pipefail
@@ -44,7 +45,8 @@ Run it on the Pi as root. Every input is looked for beside this script, then in 
 checkout this script belongs to.
 
 options:
-  --wheel FILE      the emotion_device-*.whl to install (default: the one beside this script)
+  --wheel FILE      the emotion_device-*.whl to install (default: the one beside this script,
+                    or in the checkout's dist/)
   --models DIR      folder with <name>.tflite and <name>.json (default: ./models)
   --unit FILE       the unit file (default: ./$UNIT_NAME)
   --config FILE     installed as /etc/emotion-edge/config.toml if that does not exist yet
@@ -55,7 +57,8 @@ options:
   --no-apt          do not install apt packages (they must be there already)
   --no-systemctl    do not call systemctl at all
   --no-start        enable the service but leave it stopped (stops a running one)
-  --uninstall       remove the service, the venv and the models; keeps /etc/emotion-edge
+  --uninstall       remove the service, the venv and the models (on the Pi, the installed
+                    copy does it: /opt/emotion-edge/$PROG --uninstall); keeps /etc/emotion-edge
                     and the service's data and logs
   --purge           with --uninstall: also remove /etc/emotion-edge,
                     /var/lib/emotion-edge and /var/log/emotion-edge
@@ -123,8 +126,11 @@ find_wheel() {
   fi
   shopt -s nullglob
   found=("$HERE"/emotion_device-*.whl)
+  if ((${#found[@]} == 0)); then
+    found=("$REPO"/dist/emotion_device-*.whl)
+  fi
   shopt -u nullglob
-  ((${#found[@]} == 1)) || die "expected one emotion_device-*.whl beside $PROG, found ${#found[@]}; use --wheel FILE"
+  ((${#found[@]} == 1)) || die "expected one emotion_device-*.whl beside $PROG or in dist/, found ${#found[@]}; use --wheel FILE"
   wheel=${found[0]}
 }
 
@@ -181,14 +187,17 @@ python_minor() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 
 # --- 2. venv ----------------------------------------------------------------------------------
 
+# Kept while it sees the system's packages and was made for the system's Python version (an OS
+# upgrade from Bookworm's 3.11 to Trixie's 3.13 leaves a venv whose packages no longer load).
 ensure_venv() {
-  local cfg=$venv_dir/pyvenv.cfg
-  if [[ -x $venv_dir/bin/python ]] && grep -qx 'include-system-site-packages = true' "$cfg" 2>/dev/null \
-     && [[ $(python_minor "$venv_dir/bin/python" 2>/dev/null) == "$(python_minor "$python")" ]]; then
+  local minor
+  minor=$(python_minor "$python")
+  if [[ -x $venv_dir/bin/python && -d $venv_dir/lib/python$minor/site-packages ]] \
+     && grep -qx 'include-system-site-packages = true' "$venv_dir/pyvenv.cfg" 2>/dev/null; then
     say "venv $venv_dir is up to date"
     return
   fi
-  say "creating venv $venv_dir (Python $(python_minor "$python"), with the system's site-packages)"
+  say "creating venv $venv_dir (Python $minor, with the system's site-packages)"
   mkdir -p "$(dirname "$venv_dir")"
   "$python" -m venv --clear --system-site-packages "$venv_dir"
   changed=1
@@ -269,6 +278,7 @@ install_models() {
   else
     say "models in $models_dir are up to date"
   fi
+  install_file "$HERE/$PROG" "$root/opt/emotion-edge/$PROG" 0755 || true
 }
 
 install_config() {
@@ -346,7 +356,7 @@ do_uninstall() {
   if ((use_systemctl)) && [[ $root == "" ]]; then
     systemctl daemon-reload
   fi
-  rm -rf "$venv_dir" "$models_dir"
+  rm -rf "$venv_dir" "$models_dir" "$root/opt/emotion-edge/$PROG"
   rmdir "$root/opt/emotion-edge" 2>/dev/null || true
   if ((purge)); then
     # DynamicUser keeps the real directories under private/ and links them from /var/lib, /var/log.
@@ -360,6 +370,7 @@ do_uninstall() {
 
 main() {
   parse_args "$@"
+  umask 022  # the venv and the models must be readable by the service's dynamic user
   if [[ $action == uninstall ]]; then
     do_uninstall
   else

@@ -1,0 +1,139 @@
+"""The device code in an emulated Raspberry Pi OS Bookworm userland (qemu-aarch64-static):
+Debian's arm64 Python 3.11 and numpy 1.24, opencv-python-headless and tflite-runtime aarch64
+wheels (ai-edge-litert crashes under the emulator, so the device falls back to tflite-runtime).
+It must find the same faces and labels in the demo photos as this machine's venv does.
+
+The userland is downloaded once into .cache/arm64 (tests/deploy/arm64_userland.sh, recipe in
+../shared/ARM64.md). Run with `make test-arm64`. Only behaviour is asserted, never speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODELS, REPO
+from tests.deploy.conftest import require_tool, run
+
+CACHE = Path(os.environ.get("EMOTION_ARM64_CACHE", REPO / ".cache" / "arm64"))
+USERLAND_SH = Path(__file__).parent / "arm64_userland.sh"
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+SCORE_TOLERANCE = 3 / 256  # int8 outputs; the two interpreters' kernels may round differently
+
+
+class Emulated:
+    """Runs `python3.11 -m emotion_device.cli ...` under qemu-aarch64-static."""
+
+    def __init__(self, qemu: str, site: Path) -> None:
+        rootfs = CACHE / "rootfs"
+        self.command = [qemu, "-cpu", "cortex-a72", "-L", rootfs, rootfs / "usr/bin/python3.11"]
+        self.env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{CACHE / 'site'}",
+                    "EMOTION_EDGE_MODELS": str(MODELS)}
+
+    def cli(self, *args: str | Path):
+        return run([*self.command, "-m", "emotion_device.cli", *args], env=self.env)
+
+
+def x86_cli(*args: str | Path):
+    return run([sys.executable, "-m", "emotion_device.cli", *args],
+               env={**os.environ, "EMOTION_EDGE_MODELS": str(MODELS)})
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory) -> Emulated:
+    qemu = require_tool("qemu-aarch64-static", "apt install qemu-user-static")
+    for tool in ("apt-get", "dpkg-deb", "unzip"):
+        require_tool(tool, "the arm64 userland is built from Debian packages")
+    result = run([USERLAND_SH, CACHE], env={**os.environ, "PIP": f"{sys.executable} -m pip"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The device package and its pure-Python dependencies, as this checkout has them now.
+    site = tmp_path_factory.mktemp("arm64-site")
+    shutil.copytree(REPO / "device/src/emotion_device", site / "emotion_device",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    paho = importlib.util.find_spec("paho")
+    assert paho and paho.submodule_search_locations
+    shutil.copytree(next(iter(paho.submodule_search_locations)), site / "paho",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return Emulated(qemu, site)
+
+
+@pytest.fixture(scope="module")
+def photos(demo_dir: Path) -> list[Path]:
+    return sorted(p for p in demo_dir.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def iou(a: list[int], b: list[int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def assert_same_faces(arm: list[dict], x86: list[dict]) -> None:
+    """Same number of faces; each arm64 face overlaps one x86 face, with its label and scores."""
+    assert len(arm) == len(x86)
+    for face in arm:
+        twin = max(x86, key=lambda other: iou(face["box"], other["box"]))
+        assert iou(face["box"], twin["box"]) > 0.8, (face["box"], twin["box"])
+        assert face["label"] == twin["label"]
+        for label, score in face["scores"].items():
+            assert abs(score - twin["scores"][label]) <= SCORE_TOLERANCE
+
+
+def by_image(stdout: str) -> dict[str, list[dict]]:
+    faces: dict[str, list[dict]] = {}
+    for line in stdout.splitlines():
+        face = json.loads(line)
+        faces.setdefault(face["image"], []).append(face)
+    return faces
+
+
+def test_the_userland_is_raspberry_pi_os_bookworms(emulated: Emulated) -> None:
+    code = "import platform, numpy; print(platform.machine(), platform.python_version(), numpy.__version__)"
+    result = run([*emulated.command, "-c", code], env=emulated.env)
+    assert result.returncode == 0, result.stderr
+    machine, python, numpy = result.stdout.split()
+    assert machine == "aarch64" and python.startswith("3.11.") and numpy.startswith("1.24.")
+
+
+def test_classify_finds_the_same_faces_and_labels_as_on_x86(emulated: Emulated, photos) -> None:
+    x86 = x86_cli("classify", *photos)
+    assert x86.returncode == 0, x86.stderr
+    arm = emulated.cli("classify", *photos)
+    assert arm.returncode == 0, arm.stderr
+    assert "on tflite-runtime" in arm.stderr  # the fallback: ai-edge-litert is not installed
+    x86_faces, arm_faces = by_image(x86.stdout), by_image(arm.stdout)
+    assert x86_faces, "no face found on x86: nothing to compare"
+    assert arm_faces.keys() == x86_faces.keys()
+    for image, faces in x86_faces.items():
+        assert_same_faces(arm_faces[image], faces)
+
+
+def test_run_writes_the_same_json_lines_as_on_x86(emulated: Emulated, demo_dir: Path, tmp_path: Path) -> None:
+    logs = {}
+    for name, cli in (("x86", x86_cli), ("arm64", emulated.cli)):
+        logs[name] = tmp_path / f"{name}.jsonl"
+        result = cli("run", "--source", demo_dir, "--max-frames", "3", "--log", logs[name])
+        assert result.returncode == 0, result.stderr
+        assert "stopped (max-frames): 3 frames" in result.stderr
+    records = {name: [json.loads(line) for line in log.read_text().splitlines()]
+               for name, log in logs.items()}
+    arm = records["arm64"]
+    assert {r["type"] for r in arm} == {"face", "state", "stats"}
+    assert arm[-1]["type"] == "stats" and arm[-1]["frames"] == 3
+    events = {name: [r for r in recs if r["type"] == "face"] for name, recs in records.items()}
+    assert events["arm64"], "no face in the first three demo photos"
+    assert [e["seq"] for e in events["arm64"]] == list(range(1, len(events["arm64"]) + 1))
+    assert all(e["schema"] == 1 and e["label"] in e["scores"] for e in events["arm64"])
+    for frame in range(3):
+        arm_faces = [e for e in events["arm64"] if e["frame"] == frame]
+        x86_faces = [e for e in events["x86"] if e["frame"] == frame]
+        assert {e["source"] for e in arm_faces} == {e["source"] for e in x86_faces}
+        assert_same_faces(arm_faces, x86_faces)
