@@ -102,6 +102,8 @@ $(BENCH_DIR)/fer_emotion_model_quantized.tflite: $(DEVICE_VENV)/.done
 bench: demo $(BENCH_DIR)/emotion5.float.tflite $(BENCH_DIR)/fer_emotion_model_quantized.tflite
 	$(DEVICE_VENV)/bin/emotion-device bench --photo $(BENCH_PHOTO) --float-dir $(BENCH_DIR) \
 		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --save benchmarks/results
+	@if [ -f $(VENV)/.done ]; then echo "training throughput (images/s):"; \
+		EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train bench | tee benchmarks/results/training.json; fi
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 out .pytest_cache

@@ -238,11 +238,34 @@ def run_make_subset(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="training throughput of each architecture, in images/s",
+                       description="Trains each architecture for a few steps exactly as `train` does "
+                                   "(augmentation, XLA) on real PublicTest faces; the first pass "
+                                   "(compilation) is not timed. Prints JSON.")
+    p.set_defaults(handler=run_bench)
+    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURES), choices=sorted(ARCHITECTURES))
+    p.add_argument("--steps", type=int, default=30, help="timed steps per architecture")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--data-dir", help="folder with fer2013_val.npz")
+
+
+def run_bench(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.datapaths import VAL_FILE, data_dir
+    from emotion_train.fer2013 import load_fer2013_npz
+    from emotion_train.throughput import training_images_per_second
+
+    faces = load_fer2013_npz(data_dir(args.data_dir) / VAL_FILE, "emotion5", "ferplus-soft")
+    rows = [training_images_per_second(name, faces, args.batch_size, args.steps) for name in args.arch]
+    print(json.dumps(rows, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
-                        _add_make_subset):
+                        _add_make_subset, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
