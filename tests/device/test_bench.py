@@ -31,6 +31,8 @@ def test_bench_produces_every_figure_as_json(face_photos, tmp_path):
         assert {"capture", "detect", "classify", "publish"} <= set(p["stage_ms"])
     assert {"import_s", "first_result_s", "peak_rss_mb"} <= set(data["resources"])
     assert any(t["target"].startswith("pipeline") for t in data["targets"])
+    low, high = map(float, data["estimates"]["raspberry-pi-4"]["p50_ms_estimate"].split("-"))
+    assert 0 < low < high
     saved = list(tmp_path.glob("*.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text())["schema"] == 1
 

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 from pathlib import Path
+
+# ESTIMATES, not measurements: the sustained single-thread int8 throughput (GMAC/s, low and
+# high) that XNNPACK reaches on a Raspberry Pi, from public single-thread latencies of int8
+# MobileNets (Pi 4: Cortex-A72 at 1.8 GHz, no dot-product instructions; Pi 5: Cortex-A76 at
+# 2.4 GHz with SDOT). Small 48x48 networks sit at the low end. A measured row from a real Pi
+# (`emotion-device bench --save`) replaces these.
+PI_ASSUMED_GMAC_PER_S = {"raspberry-pi-4": (4.0, 8.0), "raspberry-pi-5": (12.0, 24.0)}
+
+
+def pi_estimates(macs: int) -> dict:
+    """Latency range per face on each Pi, from the model's MACs and the assumed throughput."""
+    return {pi: {"p50_ms_estimate": f"{macs / (hi * 1e9) * 1000:.1f}-{macs / (lo * 1e9) * 1000:.1f}",
+                 "assumed_gmac_per_s": [lo, hi]}
+            for pi, (lo, hi) in PI_ASSUMED_GMAC_PER_S.items()}
 
 
 def machine_info() -> dict:
@@ -16,8 +31,6 @@ def machine_info() -> dict:
         model = found.group(1).strip() if found else ""
     except OSError:
         pass
-    import os
-
     return {"arch": platform.machine(), "cpu": model or platform.processor(),
             "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
 
@@ -81,7 +94,7 @@ def format_tables(result: dict) -> str:
     if result.get("resources"):
         out += ["", "resources: " + ", ".join(f"{k} {v}" for k, v in result["resources"].items())]
     if result.get("estimates"):
-        out += ["", "ESTIMATES (not measured): " + "; ".join(
+        out += ["", "ESTIMATES from MACs and assumed Pi throughput, not measured: " + "; ".join(
             f"{k}: {v['p50_ms_estimate']} ms/face" for k, v in result["estimates"].items())]
     if result.get("targets"):
         out += ["", "targets:"]

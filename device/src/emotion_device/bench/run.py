@@ -14,7 +14,7 @@ import numpy as np
 
 from emotion_device.bench.model_latency import LatencyOptions, bench_model, bench_peer
 from emotion_device.bench.pipeline_fps import PipelineSetting, bench_pipeline
-from emotion_device.bench.report import machine_info, targets
+from emotion_device.bench.report import machine_info, pi_estimates, targets
 from emotion_device.bench.resources import first_result_seconds, import_seconds
 from emotion_device.classifier import EmotionClassifier
 from emotion_device.detectors import create_detector
@@ -95,5 +95,8 @@ def run_bench(options: BenchOptions) -> dict:
         resources["first_result_s"] = first_result_seconds(options.photo, options.models[0])
     resources["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["resources"] = resources
+    macs = result["models"][0]["macs"] if result["models"] else None
+    if macs:
+        result["estimates"] = pi_estimates(macs)
     result["targets"] = targets(result)
     return result
