@@ -56,3 +56,11 @@ def test_conversion_gives_an_int8_model_the_device_loads(run_dir, tmp_path, data
     scores = classifier.scores(np.full((2, 48, 48, 1), 128, np.float32))
     assert scores.shape == (2, 5)
     np.testing.assert_allclose(scores.sum(1), 1.0, atol=0.03)
+
+
+def test_a_finished_run_is_not_overwritten(run_dir, data_dir, capsys):
+    history = (run_dir / "history.csv").read_text()
+    assert train_main(["train", "--out", str(run_dir), "--limit", "64", "--epochs", "1",
+                       "--data-dir", str(data_dir)]) == 2
+    assert "holds a finished run" in capsys.readouterr().err
+    assert (run_dir / "history.csv").read_text() == history

@@ -34,3 +34,13 @@ def test_haar_boxes_frame_fer2013_faces_like_the_training_crops(data_dir):
     assert 0.95 < framing.crop_to_box_median < 1.1
     assert framing.margin < 0.05
     assert max(map(abs, framing.centre_offset)) < 0.03
+
+
+def test_training_batches_are_shuffled_even_without_augmentation(data_dir):
+    """A folder dataset arrives sorted by class; single-class batches would wreck BatchNorm."""
+    val = load_fer2013_npz(data_dir / "fer2013_val.npz", "emotion5", "ferplus-soft")
+    by_class = val.subset(np.argsort(val.y, kind="stable")[:512])
+    batch = next(iter(input_pipeline(by_class, 64, seed=0, weights=None, augmenter=None, shuffle=True)))
+    assert len(np.unique(batch[1].numpy().argmax(1))) > 1
+    ordered = next(iter(input_pipeline(by_class, 64, seed=0, weights=None, augmenter=None)))
+    np.testing.assert_array_equal(ordered[1].numpy(), by_class.targets[:64])  # validation keeps order

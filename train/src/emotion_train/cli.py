@@ -269,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.handler(args, argv)
+    try:
+        return args.handler(args, argv)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:  # the user can fix these
+        print(f"emotion-train: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

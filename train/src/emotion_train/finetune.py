@@ -190,7 +190,7 @@ def finetune(config: FinetuneConfig, command: list[str] | None = None) -> dict:
 
     weights = class_weights(train_data.y, len(labels), config.class_weight)
     augmenter = build_augmenter(config.seed) if config.augment else None
-    train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter)
+    train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True)
     val_ds = input_pipeline(val_data, 256, config.seed, None, None)
 
     base = keras.models.load_model(config.base_model)

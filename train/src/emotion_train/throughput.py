@@ -24,7 +24,8 @@ def training_images_per_second(name: str, faces: FaceDataset, batch_size: int = 
     keras.utils.set_random_seed(0)
     count = batch_size * steps
     data = faces.subset(np.arange(count) % len(faces))
-    pipeline = input_pipeline(data, batch_size, 0, None, build_augmenter(0) if augment else None)
+    pipeline = input_pipeline(data, batch_size, 0, None, build_augmenter(0) if augment else None,
+                              shuffle=True)
     model = architectures.build(name, len(label_set("emotion5")))
     model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="categorical_crossentropy",
                   jit_compile=jit_compile)

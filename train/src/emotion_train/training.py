@@ -73,11 +73,13 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
 
 
 def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray | None,
-              augmenter: keras.Model | None) -> tf.data.Dataset:
+                   augmenter: keras.Model | None, shuffle: bool = False) -> tf.data.Dataset:
+    """Batches of model inputs; training passes shuffle=True with or without augmentation,
+    since a folder dataset arrives sorted by class and single-class batches wreck BatchNorm."""
     x = to_model_input(data.x)
     columns = (x, data.targets) if weights is None else (x, data.targets, weights[data.y])
     ds = tf.data.Dataset.from_tensor_slices(columns)
-    if augmenter is not None:
+    if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch)
     if augmenter is not None:
@@ -139,6 +141,9 @@ def evaluate_on_fer_labels(model: keras.Model, config: TrainConfig) -> dict | No
 def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     """Train (or resume) the run in `config.out_dir`; returns the run record written to run.json."""
     out = Path(config.out_dir)
+    if (out / "run.json").exists() and not (out / "backup").exists():
+        # Resuming is for interrupted runs; a finished one would get its history appended to.
+        raise FileExistsError(f"{out} holds a finished run (run.json); choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     train_data, val_data = load_splits(config)
@@ -148,7 +153,7 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
 
     weights = class_weights(train_data.y, num_classes, config.class_weight)
     augmenter = build_augmenter(config.seed) if config.augment else None
-    train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter)
+    train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True)
     val_ds = input_pipeline(val_data, 256, config.seed, None, None)
 
     model = architectures.build(config.architecture, num_classes)
