@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED, in_ci, require
+from tests.device.mosquitto import Broker
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +36,11 @@ def faceless_photo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("photos") / "coffee.png"
     cv2.imwrite(str(path), np.ascontiguousarray(skimage_data.coffee()[:, :, ::-1]))
     return path
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real Mosquitto on a free 127.0.0.1 port, with its own config file."""
+    server = Broker(tmp_path / "broker").start()
+    yield server
+    server.stop(signal.SIGKILL)

@@ -13,19 +13,9 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from emotion_device.images import letterbox
+
 instances: list[Picamera2] = []
-
-
-def _fit(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The photo as a camera of that size would frame it: undistorted, letterboxed."""
-    w, h = size
-    scale = min(w / photo.shape[1], h / photo.shape[0])
-    resized = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((h, w, 3), np.uint8)
-    top, left = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
-    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
-    return canvas
 
 
 class _Request:
@@ -78,10 +68,10 @@ class Picamera2:
         photo = self.photos[self.frame % len(self.photos)]
         self.frame += 1
         w, h = self.config["main"]["size"]
-        arrays = {"main": _fit(photo, (w, h))}
+        arrays = {"main": letterbox(photo, (w, h))}
         if self.config["lores"]:
             lw, lh = self.config["lores"]["size"]
-            yuv = cv2.cvtColor(_fit(photo, (lw, lh)), cv2.COLOR_BGR2YUV_I420)
+            yuv = cv2.cvtColor(letterbox(photo, (lw, lh)), cv2.COLOR_BGR2YUV_I420)
             stride = -(-lw // 64) * 64
             padded = np.zeros((yuv.shape[0], stride), np.uint8)
             padded[:, :lw] = yuv

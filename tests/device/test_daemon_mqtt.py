@@ -10,17 +10,10 @@ import sys
 import pytest
 
 from tests.conftest import MODELS
-from tests.device.mosquitto import Broker, Subscriber, wait_until
+from tests.device.mosquitto import Subscriber, wait_until
 
 DEVICE = "hall"
 PREFIX = f"emotion-edge/{DEVICE}"
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = Broker(tmp_path / "broker").start()
-    yield server
-    server.stop(signal.SIGKILL)
 
 
 @pytest.fixture

@@ -59,13 +59,6 @@ def make_sink(tmp_path, sinks):
 
 
 @pytest.fixture
-def broker(tmp_path):
-    server = Broker(tmp_path / "broker").start()
-    yield server
-    server.stop(signal.SIGKILL)
-
-
-@pytest.fixture
 def durable_broker(tmp_path):
     """A broker that keeps sessions across restarts, for subscribers that must miss nothing."""
     server = Broker(tmp_path / "broker", persistence=True).start()

@@ -12,30 +12,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from emotion_device.config import Config
 from emotion_device.daemon import Daemon, LoopOptions
 from emotion_device.detectors import create_detector
 from emotion_device.face_tracks import FaceTracks
+from emotion_device.images import letterbox
 from emotion_device.pipeline import FacePipeline
 from emotion_device.sinks import JsonLinesSink
 from emotion_device.sources import VideoCaptureSource
 from emotion_device.sources.base import Frame
 from emotion_device.stats import rss_mb
-
-
-def frame_from_photo(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The photo letterboxed into a width x height frame, undistorted, like a camera would frame it."""
-    width, height = size
-    scale = min(width / photo.shape[1], height / photo.shape[0])
-    resized = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
-    frame = np.zeros((height, width, 3), np.uint8)
-    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
-    return frame
 
 
 class ClipSource:
@@ -80,7 +68,7 @@ def bench_pipeline(classifier, setting: PipelineSetting, frames: int,
     if video is not None:
         source = VideoCaptureSource(str(video), loop=True)
     else:
-        source = ClipSource(frame_from_photo(photo, setting.size), frames)
+        source = ClipSource(letterbox(photo, setting.size), frames)
     defaults = Config()
     tracks = FaceTracks(classifier.labels, defaults.tracking, defaults.smoothing, publish_interval=1.0)
     daemon = Daemon(source, pipeline, tracks, [JsonLinesSink(os.devnull)],
