@@ -11,7 +11,7 @@ DEMO_OUT := out/demo
 TRAIN_CMD := emotion-train train --arch edge --label-set emotion5 --labels ferplus-soft --epochs 16 --out $(RUN_DIR)
 CONVERT_CMD := emotion-convert $(RUN_DIR)/model.keras --name emotion5 --out-dir models
 
-.PHONY: help setup demo test test-device test-workstation lint train convert models study bench clean deploy test-deploy test-device-numpy1 test-arm64
+.PHONY: help setup demo test test-device test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -19,6 +19,7 @@ help:
 	@echo "make setup   build $(DEVICE_VENV) (device only, no TensorFlow) and $(VENV) (everything)"
 	@echo "make train   retrain the bundled emotion5 network into $(RUN_DIR)"
 	@echo "make convert quantize $(RUN_DIR)/model.keras to models/emotion5.tflite + card"
+	@echo "make report  evaluation reports of the bundled model (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
 	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
 	@echo "make lint    ruff"
@@ -63,13 +64,19 @@ train: $(VENV)/.done
 convert: $(VENV)/.done
 	EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH $(CONVERT_CMD)
 
-models: train convert
+# The evaluation reports committed beside the model: the shipped int8 model, and the float
+# model of the training run (with its loss/accuracy curves).
+report: $(VENV)/.done
+	EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train evaluate --model models/emotion5.tflite --out models/reports/emotion5
+	EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train evaluate --model $(RUN_DIR)/model.keras --out models/reports/emotion5-float
+
+models: train convert report
 
 # The original study, reproduced: scratch vs augmented vs transfer on the same 260 faces
 # (52 per class, seeded, from FER2013 Training), all validated on PublicTest with FER+ labels.
 STUDY := runs/study
 STUDY_TRAIN := emotion-train train --arch baseline --label-set emotion5 --labels ferplus-majority \
-	--train-folder $(STUDY)/subset260 --epochs 60 --batch-size 32 --lr 1e-3
+	--train-folder $(STUDY)/subset260 --epochs 30 --batch-size 32 --lr 5e-4
 
 study: $(VENV)/.done
 	EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH sh -c '\
@@ -77,7 +84,7 @@ study: $(VENV)/.done
 	  $(STUDY_TRAIN) --no-augment --out $(STUDY)/scratch && \
 	  $(STUDY_TRAIN) --out $(STUDY)/augmented && \
 	  emotion-train finetune --base models/emotion5.keras --data $(STUDY)/subset260 \
-	    --head-epochs 20 --finetune-epochs 20 --out $(STUDY)/transfer && \
+	    --head-epochs 15 --finetune-epochs 15 --out $(STUDY)/transfer && \
 	  emotion-train compare $(STUDY)/scratch $(STUDY)/augmented $(STUDY)/transfer --out $(STUDY)/comparison.md'
 	rm -rf docs/study && mkdir -p docs/study
 	for run in scratch augmented transfer; do cp -r $(STUDY)/$$run/report docs/study/$$run; done
