@@ -37,6 +37,8 @@ jsonl = "/var/log/emotion-edge/faces.jsonl"
     ("[detector]\nevery_m = 2", r"unknown key 'detector.every_m' \(did you mean detector.every_n\?\)"),
     ('[detector]\nevery_n = "5"', r"'detector.every_n' must be int, got '5'"),
     ("[detector.haar]\nmin_size = true", r"'detector.haar.min_size' must be int, got True"),
+    ('[model]\ntta_flip = "yes"', r"'model.tta_flip' must be bool, got 'yes'"),
+    ("[model]\ntta_flip = 1", r"'model.tta_flip' must be bool, got 1"),
     ("[detector]\nevery_n = 0", r"'detector.every_n' must be at least 1"),
     ("[smoothing]\nalpha = 2.0", r"\[smoothing\] smoothing alpha must be in"),
     ('source = "0"', r"\[source\] must be a table"),
@@ -57,6 +59,13 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_parse_config_accepts_a_dict():
     assert parse_config({"model": {"threads": 2}}).model.threads == 2
+
+
+def test_model_tta_flip_is_off_by_default_and_parses(tmp_path):
+    assert Config().model.tta_flip is False
+    path = tmp_path / "config.toml"
+    path.write_text("[model]\ntta_flip = true\n")
+    assert load_config(path).model.tta_flip is True
 
 
 def test_the_example_config_is_valid_and_shows_the_defaults():

@@ -59,6 +59,7 @@ class DetectorSection:
 class ModelSection:
     name: str = "emotion5"  # bundled name or path to a .tflite beside its .json card
     threads: int = 1
+    tta_flip: bool = False  # average each face with its mirror image: 2x classifier time
 
 
 @dataclass

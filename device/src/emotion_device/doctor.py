@@ -44,11 +44,13 @@ class Doctor:
         from emotion_device.models import resolve_model
 
         path = resolve_model(self.config.model.name)
-        self.classifier = EmotionClassifier(path, num_threads=self.config.model.threads)
+        self.classifier = EmotionClassifier(path, num_threads=self.config.model.threads,
+                                            tta_flip=self.config.model.tta_flip)
         card = self.classifier.card
         accuracy = card.metrics.get("val", {}).get("int8", {}).get("accuracy")
         shown = f", PublicTest int8 accuracy {accuracy:.1%}" if accuracy is not None else ""
-        return f"{path} ({card.name}: {', '.join(card.labels)}; sha256 matches the card{shown})"
+        tta = "; flip TTA on" if self.config.model.tta_flip else ""
+        return f"{path} ({card.name}: {', '.join(card.labels)}; sha256 matches the card{shown}{tta})"
 
     def check_interpreter(self) -> str:
         if self.classifier is None:

@@ -3,6 +3,10 @@
 Each model type gets a small adapter with `predict(faces) -> scores`; everything after the
 scores (labels, data, metrics, report) is one code path. The TFLite adapter is the device's
 own `EmotionClassifier`, so an int8 model is measured exactly as it runs on the Pi.
+
+`tta_flip` measures test-time flip averaging (each face's scores averaged with its mirror
+image's), the device's opt-in `model.tta_flip`: through the device classifier itself for a
+.tflite, and with the same mirror for a .keras model.
 """
 
 from __future__ import annotations
@@ -78,10 +82,11 @@ def _info_from_card(path: Path, card: ModelCard, model_type: str) -> ModelInfo:
 class KerasPredictor:
     """A .keras model; described by run.json beside it (a run folder) or a model card (models/)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tta_flip: bool = False) -> None:
         import keras
 
         self.model = keras.models.load_model(path)
+        self.tta_flip = tta_flip
         run_path, card_path = path.with_name("run.json"), card_path_for(path)
         if run_path.is_file():
             self.info = _info_from_run(path, run_path, "keras")
@@ -92,16 +97,20 @@ class KerasPredictor:
         self.info.parameters = int(self.model.count_params())
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
-        return self.model.predict(to_model_input(faces), batch_size=BATCH, verbose=0)
+        x = to_model_input(faces)
+        scores = self.model.predict(x, batch_size=BATCH, verbose=0)
+        if self.tta_flip:  # [N,H,W,1]: axis 2 is left-right, as in EmotionClassifier
+            scores = (scores + self.model.predict(x[:, :, ::-1], batch_size=BATCH, verbose=0)) / 2
+        return scores
 
 
 class TFLitePredictor:
     """A .tflite model with its card, run by the device's classifier (int8 or float)."""
 
-    def __init__(self, path: Path, num_threads: int = 2) -> None:
+    def __init__(self, path: Path, num_threads: int = 2, tta_flip: bool = False) -> None:
         from emotion_device.classifier import EmotionClassifier
 
-        self.classifier = EmotionClassifier(path, num_threads=num_threads)
+        self.classifier = EmotionClassifier(path, num_threads=num_threads, tta_flip=tta_flip)
         input_type = np.dtype(self.classifier.interpreter.get_input_details()[0]["dtype"]).name
         self.info = _info_from_card(path, self.classifier.card, f"tflite-{input_type}")
 
@@ -111,14 +120,14 @@ class TFLitePredictor:
                                for i in range(0, len(inputs), BATCH)])
 
 
-def load_predictor(path: Path) -> ScorePredictor:
+def load_predictor(path: Path, tta_flip: bool = False) -> ScorePredictor:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model {path} not found")
     if path.suffix == ".keras":
-        return KerasPredictor(path)
+        return KerasPredictor(path, tta_flip=tta_flip)
     if path.suffix == ".tflite":
-        return TFLitePredictor(path)
+        return TFLitePredictor(path, tta_flip=tta_flip)
     raise ValueError(f"{path}: expected a .keras or .tflite model")
 
 
@@ -152,13 +161,14 @@ def public_test(set_name: str, source: str, data_root: str | None = None, limit:
 
 def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None = None,
                    label_source: str | None = None, data_root: str | None = None,
-                   limit: int | None = None, seed: int = 1234) -> dict:
+                   limit: int | None = None, seed: int = 1234, tta_flip: bool = False) -> dict:
     """Score FER2013 PublicTest with the model and write the report into out_dir."""
-    predictor = load_predictor(Path(model_path))
+    predictor = load_predictor(Path(model_path), tta_flip=tta_flip)
     info = predictor.info
     set_name, source = resolve_labels(info, label_set_name, label_source)
     val = public_test(set_name, source, data_root, limit, seed)
-    log.info("evaluating %s (%s) on %d PublicTest faces", model_path, info.model_type, len(val))
+    log.info("evaluating %s (%s%s) on %d PublicTest faces", model_path, info.model_type,
+             ", flip TTA" if tta_flip else "", len(val))
     scores = predictor.predict(val.x)
     if scores.shape != (len(val), len(val.labels)):
         raise ValueError(f"{model_path} gave scores of shape {scores.shape} for {len(val)} faces and "
@@ -169,7 +179,7 @@ def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None =
         "model": str(model_path), "model_type": info.model_type, "architecture": info.architecture,
         "from": info.origin, "augment": info.augment, "label_set": set_name, "label_source": source,
         "epochs": info.epochs, "parameters": info.parameters,
-        "data": data,
+        "data": data, "tta_flip": tta_flip,
         **info.extra,
     }
     return write_report(out_dir, val.y, scores, val.labels,

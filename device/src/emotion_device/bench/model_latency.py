@@ -1,4 +1,4 @@
-"""Per-face latency of a classifier: threads, int8 vs float32, batches, and MAC/s achieved.
+"""Per-face latency of a classifier: threads, int8 vs float32, batches, flip TTA, and MAC/s achieved.
 
 Inputs are real-looking 48x48 crops (a face from a real photo when one is given), because
 XNNPACK's int8 kernels do not care about content but a reader of the numbers does.
@@ -25,20 +25,37 @@ class LatencyOptions:
     batch: int = 4
 
 
-def _interpreter_timer(path: Path, threads: int, face: np.ndarray, batch: int = 1):
+# Rows of a face classified as EmotionClassifier(tta_flip=True) does: with its mirror image.
+TTA_VARIANT = "int8 + flip TTA"
+
+
+def _interpreter_timer(path: Path, threads: int, faces: np.ndarray):
+    """An invoke of one batch [B,48,48,1], its input already set: only the interpreter is timed."""
     interpreter, runtime = make_interpreter(path, threads)
     details = interpreter.get_input_details()[0]
+    batch = len(faces)
     if batch != details["shape"][0]:
         interpreter.resize_tensor_input(details["index"], [batch, *details["shape"][1:]])
         interpreter.allocate_tensors()
         details = interpreter.get_input_details()[0]
-    x = np.repeat(face[None], batch, axis=0).astype(np.float32)
+    x = np.asarray(faces, dtype=np.float32)
     if details["dtype"] != np.float32:
         scale, zero_point = details["quantization"]
         info = np.iinfo(details["dtype"])
         x = np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(details["dtype"])
     interpreter.set_tensor(details["index"], x)
     return interpreter.invoke, runtime
+
+
+def _single_face_row(variant: str, threads: int, invoke, runtime, options: LatencyOptions,
+                     macs: int | None) -> dict:
+    """A row of latency per face; `macs` is the work of one timed invoke, for GMAC/s."""
+    stats = time_calls(invoke, options.invokes, options.warmup)
+    row = {"variant": variant, "threads": threads, "batch": 1, **stats,
+           "runtime": f"{runtime.name} {runtime.version}"}
+    if macs:
+        row["gmac_per_s"] = round(macs / (stats["p50_ms"] / 1000) / 1e9, 2)
+    return row
 
 
 def bench_model(model_path: Path, face: np.ndarray, options: LatencyOptions,
@@ -52,15 +69,18 @@ def bench_model(model_path: Path, face: np.ndarray, options: LatencyOptions,
     variants = [("int8", model_path)] + ([("float32", float_path)] if float_path else [])
     for kind, path in variants:
         for threads in options.threads:
-            invoke, runtime = _interpreter_timer(path, threads, face)
-            stats = time_calls(invoke, options.invokes, options.warmup)
-            row = {"variant": kind, "threads": threads, "batch": 1, **stats,
-                   "runtime": f"{runtime.name} {runtime.version}"}
-            if macs:
-                row["gmac_per_s"] = round(macs / (stats["p50_ms"] / 1000) / 1e9, 2)
-            result["rows"].append(row)
+            invoke, runtime = _interpreter_timer(path, threads, face[None])
+            result["rows"].append(_single_face_row(kind, threads, invoke, runtime, options, macs))
+        if kind == "int8":
+            # tta_flip classifies a face with its mirror image in one invoke of batch 2; that
+            # invoke is a face's whole cost, so it is the per-face latency (not halved).
+            pair = np.stack([face, face[:, ::-1]])
+            for threads in options.threads:
+                invoke, runtime = _interpreter_timer(path, threads, pair)
+                result["rows"].append(_single_face_row(TTA_VARIANT, threads, invoke, runtime, options,
+                                                       2 * macs if macs else None))
         if options.batch > 1:
-            invoke, runtime = _interpreter_timer(path, 1, face, options.batch)
+            invoke, runtime = _interpreter_timer(path, 1, np.repeat(face[None], options.batch, axis=0))
             stats = time_calls(invoke, max(100, options.invokes // options.batch), options.warmup)
             per_face = {k: round(v / options.batch, 3) for k, v in stats.items() if k.endswith("_ms")}
             result["rows"].append({"variant": kind, "threads": 1, "batch": options.batch,

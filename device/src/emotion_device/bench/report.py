@@ -8,6 +8,8 @@ import platform
 import re
 from pathlib import Path
 
+from emotion_device.bench.model_latency import TTA_VARIANT
+
 # ESTIMATES, not measurements: the sustained single-thread int8 throughput (GMAC/s, low and
 # high) that XNNPACK reaches on a Raspberry Pi, from public single-thread latencies of int8
 # MobileNets (Pi 4: Cortex-A72 at 1.8 GHz, no dot-product instructions; Pi 5: Cortex-A76 at
@@ -69,19 +71,32 @@ def targets(result: dict) -> list[dict]:
     return checks
 
 
+def tta_cost(model: dict) -> float | None:
+    """Flip TTA's per-face p50 over plain int8's, on one thread; None when either row is missing."""
+    single = {r["variant"]: r for r in model["rows"] if r["threads"] == 1 and r["batch"] == 1}
+    if "int8" not in single or TTA_VARIANT not in single:
+        return None
+    return single[TTA_VARIANT]["p50_ms"] / single["int8"]["p50_ms"]
+
+
 def format_tables(result: dict) -> str:
     out = [f"emotion-device bench on {result['machine']['cpu']} ({result['machine']['arch']}, "
            f"{result['machine']['cores']} cores), {result['date']}", ""]
-    out.append(f"{'model':<10} {'variant':<8} {'thr':>3} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} "
+    out.append(f"{'model':<10} {'variant':<15} {'thr':>3} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} "
                f"{'p99 ms':>8} {'GMAC/s':>7}  runtime")
     for model in result["models"]:
         for r in model["rows"]:
-            out.append(f"{model['model']:<10} {r['variant']:<8} {r['threads']:>3} {r['batch']:>5} "
+            out.append(f"{model['model']:<10} {r['variant']:<15} {r['threads']:>3} {r['batch']:>5} "
                        f"{r['p50_ms']:>8.3f} {r['p95_ms']:>8.3f} {r['p99_ms']:>8.3f} "
                        f"{r.get('gmac_per_s', ''):>7}  {r['runtime']}")
+    for model in result["models"]:
+        ratio = tta_cost(model)
+        if ratio is not None:
+            out.append(f"{model['model']}: {TTA_VARIANT} costs {ratio:.2f}x the int8 latency per face "
+                       "(1 thread, p50)")
     if result.get("peer"):
         p = result["peer"]
-        out.append(f"{'fer (peer)':<10} {p['dtype']:<8} {1:>3} {1:>5} {p['p50_ms']:>8.3f} "
+        out.append(f"{'fer (peer)':<10} {p['dtype']:<15} {1:>3} {1:>5} {p['p50_ms']:>8.3f} "
                    f"{p['p95_ms']:>8.3f} {p['p99_ms']:>8.3f} {'':>7}  {p['runtime']}")
     if result.get("pipeline"):
         out += ["", f"{'pipeline setting':<34} {'fps':>7} {'capture':>8} {'detect':>8} {'classify':>8} "
