@@ -9,20 +9,43 @@ from emotion_device.model_card import ModelCard, sha256_of
 from emotion_device.preprocess import CropSpec
 
 INTENDED_USE = (
-    "Estimating the facial expression of people who know they are in view of the camera, "
-    "for personal projects, home automation and research: a coarse, aggregate signal."
+    "Estimating the facial expression of people who know they are in view of the camera, for "
+    "personal projects, home automation and research: a coarse, aggregate signal of how faces "
+    "look. Not for workplaces or education institutions: the EU AI Act, Article 5(1)(f), "
+    "prohibits emotion recognition there except for medical or safety reasons."
 )
 LIMITATIONS = [
-    "Trained on FER2013 web images (48x48 grayscale, mostly frontal, adults); expect lower "
-    "accuracy on children, strong head rotation, low light, occlusion and camera angles "
-    "unlike web photos.",
-    "A facial expression is not an emotion: the label says how a face looks, not how a person "
-    "feels. Do not use it to judge people (hiring, policing, grading, medical or insurance "
-    "decisions) or to monitor anyone without their consent.",
-    "FER2013 and FER+ labels are noisy; per-class accuracy differs widely (see metrics).",
-    "Accuracy is measured on FER2013 PublicTest, which also guided model selection, so it is "
-    "slightly optimistic; 279 PublicTest images also occur in the training split.",
+    "Trained on FER2013: 48x48 grayscale web images, posed and spontaneous expressions, mostly "
+    "frontal adult faces, with skewed and undocumented demographics (age, skin tone, gender, "
+    "culture). Expect lower accuracy on people and conditions unlike those web photos: low "
+    "light, occlusion, strong head rotation, unusual camera angles.",
+    "It measures a facial expression, never a felt emotion: the label says how a face looks, not "
+    "how a person feels. Do not use it to judge people (hiring, policing, grading, medical or "
+    "insurance decisions) or to watch anyone without their knowledge.",
+    "Where not to deploy: the EU AI Act, Article 5(1)(f), prohibits emotion recognition systems "
+    "in workplaces and education institutions, except for medical or safety reasons.",
+    "Faces the detector misses are never classified. On the six photos of ../shared/demo at the "
+    "device's defaults, the Haar cascade finds both babies but misses the tilted face in "
+    "surprised.jpeg; BlazeFace (short range) finds that face but none of the five adults in "
+    "group.jpeg. Children are rare in FER2013: accuracy on children's faces is unmeasured beyond "
+    "those two photos. Profile faces are outside both the frontal Haar cascade and FER2013 and "
+    "are not supported.",
+    "Privacy by design: by default only labels, scores, face boxes and counts leave the device; no "
+    "face image is written unless debug snapshots are turned on, and no identity is inferred "
+    "(face_id is a short-lived track number, not a person).",
+    "FER2013 and FER+ labels are noisy, and PublicTest also selected the best epoch, so its "
+    "accuracy is slightly optimistic; 279 PublicTest images also occur in the training split.",
 ]
+
+
+def recall_limitation(metrics: dict) -> str:
+    """Per-class recall of the int8 model, weakest first: the numbers behind "it varies"."""
+    val = metrics["val"]
+    recall = val["int8"]["per_class_recall"]
+    listed = ", ".join(f"{label} {100 * value:.1f}%"
+                       for label, value in sorted(recall.items(), key=lambda item: item[1]))
+    return (f"Per-class recall of the int8 model on FER2013 PublicTest ({val['labels']} labels, "
+            f"n={val['int8']['n']}), weakest first: {listed}. Treat the weak classes' labels as hints.")
 
 
 def build_card(name: str, tflite_path: Path, run: dict, crop: CropSpec, architecture: dict,
@@ -50,6 +73,7 @@ def build_card(name: str, tflite_path: Path, run: dict, crop: CropSpec, architec
             "command": run["command"],
             "train_seconds_last_session": run["train_seconds_this_session"],
             "base_model": run.get("base_model"),
+            "init_from": run.get("init_from"),
             "versions": run["versions"],
             "conversion": conversion,
         },

@@ -9,10 +9,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from emotion_device.labels import LABEL_SETS
+
 EXAMPLES = """\
 examples:
   emotion-convert runs/emotion5/model.keras --name emotion5 --out-dir models
   emotion-convert runs/fer7/model.keras --name fer7 --out-dir models --float-tflite runs/fer7/float.tflite
+  emotion-convert runs/ferplus8/model.keras --name emotion5 --label-set emotion5   # a subset of its classes
 
 The run record (run.json beside the model) supplies labels, data and the training command.
 Exit status 1 if int8 agrees with float on fewer than --min-agreement of the validation faces.
@@ -39,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-keras-copy", action="store_true",
                         help="do not write NAME.keras, the float model without optimizer state "
                              "(the fine-tuning backbone and the parity reference)")
+    parser.add_argument("--label-set", choices=sorted(LABEL_SETS),
+                        help="keep only this label set's classes (a subset of the model's), "
+                             "e.g. emotion5 from a ferplus8 model")
     parser.add_argument("--data-dir", help="folder with the FER2013 .npz files")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -46,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from emotion_convert import parity, quantize
-    from emotion_convert.card import build_card
+    from emotion_convert.card import build_card, recall_limitation
+    from emotion_convert.label_subset import restrict_labels
     from emotion_convert.model_stats import count_macs
+    from emotion_device.labels import label_set
     from emotion_device.model_card import sha256_of
     from emotion_device.preprocess import CropSpec, to_model_input
     from emotion_train.datapaths import VAL_FILE, data_dir
@@ -56,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
 
     run_path = args.run or args.model.with_name("run.json")
     run = json.loads(run_path.read_text())
+    model = keras.models.load_model(args.model, compile=False)
+    subset_of = None
+    if args.label_set and args.label_set != run["config"]["label_set"]:
+        subset_of = {"label_set": run["config"]["label_set"], "labels": run["labels"]}
+        model = restrict_labels(model, run["labels"], label_set(args.label_set))
+        run = {**run, "labels": list(label_set(args.label_set)),
+               "config": {**run["config"], "label_set": args.label_set}}
     config = run["config"]
     data_root = args.data_dir or config.get("data_dir")
     train_data, val_data = run_datasets(run, data_root)
-    model = keras.models.load_model(args.model, compile=False)
 
     calibration = quantize.representative_faces(to_model_input(train_data.x), args.calibration,
                                                 config["seed"])
@@ -79,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     crop = CropSpec(margin=args.crop_margin, square=True)
     card = build_card(args.name, tflite_path, run, crop, architecture,
                       {"command": command, "calibration_faces": len(calibration),
-                       "float_reference": float_reference})
+                       "float_reference": float_reference, "label_subset_of": subset_of})
     card_path = tflite_path.with_suffix(".json")
     card.save(card_path)
 
@@ -95,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": "FER2013 PublicTest", "labels": "fer2013",
             **parity.parity_report(parity.float_scores(model, fer_inputs),
                                    parity.int8_scores(tflite_path, fer_inputs), fer_val.y, fer_val.labels)}
+    card.limitations = [*card.limitations, recall_limitation(card.metrics)]
     card.save(card_path)
 
     summary = {"model": str(tflite_path), "bytes": architecture["tflite_bytes"],

@@ -45,7 +45,7 @@ def build_baseline(num_classes: int, dropout: float = 0.4) -> keras.Model:
                        name="baseline")
 
 
-def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24) -> keras.Model:
+def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24, deep: bool = False) -> keras.Model:
     """A VGG-style net shaped for a Pi: the 48x48 layers are narrow and downsample at once.
 
     Full-resolution convolutions dominate the MACs, so only one thin one runs at 48x48; the
@@ -61,12 +61,24 @@ def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24) -> keras
     x = _conv_bn_relu(x, 4 * width, name="block2b")
     x = layers.MaxPooling2D(name="block2_pool")(x)  # 6x6
     x = _conv_bn_relu(x, 8 * width, name="block3a")
-    return keras.Model(inputs, _head(x, num_classes, dropout), name="edge")
+    if deep:
+        x = _conv_bn_relu(x, 8 * width, name="block3b")
+    return keras.Model(inputs, _head(x, num_classes, dropout), name="edge-deep" if deep else "edge")
+
+
+def build_edge_deep(num_classes: int, dropout: float = 0.3, width: int = 24) -> keras.Model:
+    """The edge net with a second 6x6 convolution: twice the parameters for a third more MACs.
+
+    At 16 epochs the edge net's training accuracy (with augmentation) stayed at its validation
+    accuracy, so it is capacity-bound; depth at 6x6 is the cheapest capacity there is.
+    """
+    return build_edge(num_classes, dropout, width, deep=True)
 
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "baseline": build_baseline,
     "edge": build_edge,
+    "edge-deep": build_edge_deep,
 }
 
 

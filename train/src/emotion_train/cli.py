@@ -19,6 +19,8 @@ examples:
   emotion-train train --out runs/emotion5
   emotion-train train --arch baseline --no-augment --label-set fer7 --labels fer2013 --out runs/b
   emotion-train train --limit 512 --epochs 1 --out /tmp/smoke      # a quick smoke run
+  emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 6 --lr 1e-3 \
+      --init-from runs/ferplus8/model.keras --out runs/fer7       # warm start: FER+ backbone
 
 Re-running the same command in the same --out resumes an interrupted run. Every run ends
 with its evaluation report in <out>/report/ (report.md, report.json, plots).
@@ -40,6 +42,7 @@ examples:
   emotion-train evaluate --model models/emotion5.tflite --out reports/emotion5-int8
   emotion-train evaluate --model runs/emotion5/model.keras --out reports/emotion5-float
   emotion-train evaluate --model models/fer7.tflite --labels fer2013 --out reports/fer7
+  emotion-train evaluate --model models/emotion5.tflite --tta-flip --out reports/emotion5-tta
 
 The label set and source default to the model's card (.tflite, or a .keras beside its card)
 or the run.json beside a .keras.
@@ -76,6 +79,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    "(default: $EMOTION_DATA, then ../shared/data)")
     p.add_argument("--train-folder", help="train on a folder dataset (root/<label>/*.png, e.g. from "
                                           "make-subset) instead of FER2013 Training; PublicTest validates")
+    p.add_argument("--init-from", help="start from this .keras model's weights (layers matched by name "
+                                       "and shape; a head for other labels starts fresh)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
 
 
@@ -131,6 +136,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", choices=LABEL_SOURCES, help="PublicTest labels; default: the model's")
     p.add_argument("--limit", type=int, help="evaluate on a random slice of N faces")
     p.add_argument("--data-dir", help="folder with fer2013_val.npz")
+    p.add_argument("--tta-flip", action="store_true",
+                   help="average each face's scores with its mirror image's, as the device's "
+                        "model.tta_flip does")
 
 
 def _add_compare(sub: argparse._SubParsersAction) -> None:
@@ -184,7 +192,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         label_smoothing=args.label_smoothing, class_weight=args.class_weight,
         augment=not args.no_augment, seed=args.seed, limit=args.limit,
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
-        train_folder=args.train_folder,
+        train_folder=args.train_folder, init_from=args.init_from,
     )
     record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))
@@ -211,7 +219,8 @@ def run_finetune(args: argparse.Namespace, argv: list[str] | None) -> int:
 def run_evaluate(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.evaluate import evaluate_model
 
-    report = evaluate_model(args.model, args.out, args.label_set, args.labels, args.data_dir, args.limit)
+    report = evaluate_model(args.model, args.out, args.label_set, args.labels, args.data_dir, args.limit,
+                            tta_flip=args.tta_flip)
     summary = {key: report[key] for key in ("n", "accuracy", "macro_f1")}
     print(json.dumps({**summary, "macro_auc": report["roc_auc"]["macro"], "report": str(args.out)}, indent=2))
     return 0

@@ -30,6 +30,7 @@ from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
+from emotion_train.warm_start import warm_start
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class TrainConfig:
     data_dir: str | None = None
     jit_compile: bool = True
     train_folder: str | None = None  # a folder dataset (root/<label>/*.png) instead of FER2013 Training
+    init_from: str | None = None  # a .keras model whose matching layers start this run
 
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
@@ -157,6 +159,7 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     val_ds = input_pipeline(val_data, 256, config.seed, None, None)
 
     model = architectures.build(config.architecture, num_classes)
+    started_from = warm_start(model, Path(config.init_from)) if config.init_from else None
     steps = config.epochs * int(np.ceil(len(train_data) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate * 0.1, decay_steps=max(1, steps - steps // 20),
@@ -201,6 +204,8 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
         "versions": library_versions(),
         "metrics": {"val": classification_metrics(val_data.y, scores, val_data.labels)},
     }
+    if started_from is not None:
+        record["init_from"] = started_from.to_dict()
     fer_labels = evaluate_on_fer_labels(best, config)
     if fer_labels is not None:
         record["metrics"]["val_fer2013_labels"] = fer_labels
@@ -210,7 +215,8 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     write_report(out / "report", val_data.y, scores, val_data.labels, history_csv=history_csv,
                  title=f"{out.name}: {config.architecture} on FER2013 PublicTest",
                  context={"run": out.name, "model": str(best_path), "model_type": "keras",
-                          "architecture": config.architecture, "from": "scratch", "augment": config.augment,
+                          "architecture": config.architecture,
+                          "from": config.init_from or "scratch", "augment": config.augment,
                           "label_set": config.label_set, "label_source": config.label_source,
                           "epochs": record["epochs_completed"], "parameters": record["parameters"],
                           "data": f"{Path(val_data.source).name} (FER2013 PublicTest)"})
