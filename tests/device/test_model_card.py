@@ -6,6 +6,37 @@ import pytest
 from emotion_device.classifier import EmotionClassifier
 from emotion_device.labels import LABEL_SETS, VOCABULARY
 from emotion_device.model_card import ModelCard, ModelCardError, load_verified_card, sha256_of
+from tests.conftest import MODELS
+
+BUNDLED = ("emotion5", "fer7", "ferplus8")
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_each_bundled_model_fits_the_budget_and_says_what_it_is_for(name):
+    model = MODELS / f"{name}.tflite"
+    card = load_verified_card(model)
+    assert card.labels == list(LABEL_SETS[name]) and card.training["label_set"] == name
+    assert model.stat().st_size <= 1024 * 1024, "the size budget is 1 MB of int8"
+    assert card.architecture["tflite_bytes"] == model.stat().st_size
+    assert card.training["command"].startswith("emotion-train train")
+    assert card.training["conversion"]["command"].startswith("emotion-convert ")
+    assert "Article 5(1)(f)" in card.intended_use
+    text = " ".join(card.limitations)
+    for topic in ("FER2013", "never a felt emotion", "Article 5(1)(f)", "children", "Profile faces",
+                  "no identity is inferred"):
+        assert topic in text, topic
+    recall = card.metrics["val"]["int8"]["per_class_recall"]
+    assert set(recall) == set(card.labels)
+    for label, value in recall.items():
+        assert f"{label} {100 * value:.1f}%" in card.limitations[-1]
+    classifier = EmotionClassifier(model)
+    assert classifier.scores(classifier_input()).shape == (1, len(card.labels))
+
+
+def classifier_input():
+    import numpy as np
+
+    return np.full((1, 48, 48, 1), 128, np.float32)
 
 
 def test_bundled_model_matches_its_card(bundled_model):

@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                                   parity.int8_scores(tflite_path, val_inputs), val_data.y, val_data.labels)
     card.metrics = {"val": {"split": run["data"]["val"].get("split", "FER2013 PublicTest"),
                             "labels": config["label_source"], **report}}
-    if config["label_source"] != "fer2013" and not is_finetune(run):
+    # FER2013 has no contempt: a model that can answer it is not scored against FER2013's labels.
+    fer2013_classes = set(run["labels"]) <= set(LABEL_SETS["fer7"])
+    if config["label_source"] != "fer2013" and not is_finetune(run) and fer2013_classes:
         fer_val = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
         fer_inputs = to_model_input(fer_val.x)
         card.metrics["val_fer2013_labels"] = {

@@ -196,7 +196,7 @@ def training_cell(card: ModelCard) -> str:
     init_from = training.get("init_from")
     if init_from:
         source = init_from.get("model") if isinstance(init_from, dict) else init_from
-        text += f" (warm start from `{Path(str(source)).name}`)"
+        text += f" (warm start from `{source}`)"
     return text
 
 
@@ -360,9 +360,10 @@ def update_readme(readme: Path, block: str) -> bool:
 
 EXAMPLES = f"""\
 examples:
-  python -m emotion_convert.results_table --models models --bench benchmarks/results/x86-64-amd-epyc.json
   python -m emotion_convert.results_table --models models \\
-      --bench benchmarks/results/x86-64-amd-epyc.json --readme README.md   # what `make results-table` runs
+      --bench benchmarks/results/x86-64-intel-r-xeon-r-processor.json
+  python -m emotion_convert.results_table --models models --readme README.md \\
+      --bench benchmarks/results/x86-64-intel-r-xeon-r-processor.json   # what `make results-table` runs
 
 With --readme, the text between {MARK_START} and {MARK_END} is replaced and nothing else.
 Exit status 2 if the markers are missing or a card or the benchmark cannot be read.
