@@ -15,7 +15,7 @@ WORKSTATION := EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH
 # restricted to the original five; fer7 starts from its weights and learns FER2013's labels.
 TRAIN_FERPLUS8 := emotion-train train --arch edge-deep --label-set ferplus8 --labels ferplus-soft \
 	--epochs 24 --out $(RUNS)/ferplus8
-TRAIN_FER7 := emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 10 \
+TRAIN_FER7 := emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 20 \
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 

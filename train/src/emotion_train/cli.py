@@ -19,7 +19,7 @@ examples:
   emotion-train train --out runs/emotion5
   emotion-train train --arch baseline --no-augment --label-set fer7 --labels fer2013 --out runs/b
   emotion-train train --limit 512 --epochs 1 --out /tmp/smoke      # a quick smoke run
-  emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 10 --lr 1e-3 \
+  emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 20 --lr 1e-3 \
       --init-from runs/ferplus8/model.keras --out runs/fer7       # warm start: FER+ backbone
 
 Re-running the same command in the same --out resumes an interrupted run. Every run ends
