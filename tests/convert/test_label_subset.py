@@ -76,6 +76,7 @@ def test_convert_writes_an_emotion5_model_from_a_ferplus8_run(ferplus8_run, tmp_
     recall = card.metrics["val"]["int8"]["per_class_recall"]
     weakest = min(recall, key=recall.get)
     assert f"weakest first: {weakest} {100 * recall[weakest]:.1f}%" in card.limitations[-1]
+    assert "(FER+ majority labels, n=" in card.limitations[-1]
 
     float_copy = keras.models.load_model(tmp_path / "five.keras", compile=False)
     assert float_copy.output_shape == (None, 5)
