@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from emotion_device.classifier import EmotionClassifier
@@ -30,13 +31,7 @@ def test_each_bundled_model_fits_the_budget_and_says_what_it_is_for(name):
     for label, value in recall.items():
         assert f"{label} {100 * value:.1f}%" in card.limitations[-1]
     classifier = EmotionClassifier(model)
-    assert classifier.scores(classifier_input()).shape == (1, len(card.labels))
-
-
-def classifier_input():
-    import numpy as np
-
-    return np.full((1, 48, 48, 1), 128, np.float32)
+    assert classifier.scores(np.full((1, 48, 48, 1), 128, np.float32)).shape == (1, len(card.labels))
 
 
 def test_bundled_model_matches_its_card(bundled_model):

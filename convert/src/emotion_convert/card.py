@@ -38,14 +38,19 @@ LIMITATIONS = [
 ]
 
 
+def label_family(labels: str) -> str:
+    """A card's `metrics.*.labels` -> "fer2013" or "ferplus". FER+ runs (soft or majority
+    targets) are all scored against the FER+ ten-annotator majority."""
+    return "ferplus" if labels.startswith("ferplus") else labels
+
+
 def recall_limitation(metrics: dict) -> str:
     """Per-class recall of the int8 model, weakest first: the numbers behind "it varies"."""
     val = metrics["val"]
     recall = val["int8"]["per_class_recall"]
     listed = ", ".join(f"{label} {100 * value:.1f}%"
                        for label, value in sorted(recall.items(), key=lambda item: item[1]))
-    # FER+ runs train on soft or majority votes but are all scored against the majority.
-    against = "FER+ majority" if val["labels"].startswith("ferplus") else "FER2013's original"
+    against = "FER+ majority" if label_family(val["labels"]) == "ferplus" else "FER2013's original"
     return (f"Per-class recall of the int8 model on FER2013 PublicTest ({against} labels, "
             f"n={val['int8']['n']}), weakest first: {listed}. Treat the weak classes' labels as hints.")
 

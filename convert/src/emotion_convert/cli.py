@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_device.model_card import sha256_of
     from emotion_device.preprocess import CropSpec, to_model_input
     from emotion_train.datapaths import VAL_FILE, data_dir
-    from emotion_train.fer2013 import load_fer2013_npz
+    from emotion_train.fer2013 import fer2013_labels_can_score, load_fer2013_npz
     from emotion_train.run_data import is_finetune, run_datasets
 
     run_path = args.run or args.model.with_name("run.json")
@@ -102,9 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                   parity.int8_scores(tflite_path, val_inputs), val_data.y, val_data.labels)
     card.metrics = {"val": {"split": run["data"]["val"].get("split", "FER2013 PublicTest"),
                             "labels": config["label_source"], **report}}
-    # FER2013 has no contempt: a model that can answer it is not scored against FER2013's labels.
-    fer2013_classes = set(run["labels"]) <= set(LABEL_SETS["fer7"])
-    if config["label_source"] != "fer2013" and not is_finetune(run) and fer2013_classes:
+    if (config["label_source"] != "fer2013" and not is_finetune(run)
+            and fer2013_labels_can_score(run["labels"])):
         fer_val = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
         fer_inputs = to_model_input(fer_val.x)
         card.metrics["val_fer2013_labels"] = {

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emotion_convert.card import label_family
 from emotion_device.labels import VOCABULARY
 from emotion_device.model_card import ModelCard
 
@@ -96,12 +97,6 @@ def mega_macs(macs: int) -> str:
 
 def milliseconds(value: float) -> str:
     return f"{value:.2f} ms"
-
-
-def label_family(labels: str) -> str:
-    """A card's `metrics.*.labels` -> "fer2013" or "ferplus". FER+ runs (soft or majority
-    targets) are all scored against the FER+ ten-annotator majority."""
-    return "ferplus" if labels.startswith("ferplus") else labels
 
 
 def measured_against(labels: str) -> str:

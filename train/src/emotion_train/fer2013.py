@@ -14,10 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_device.labels import canonical_label, label_set
+from emotion_device.labels import LABEL_SETS, canonical_label, label_set
 
 LABEL_SOURCES = ("fer2013", "ferplus-majority", "ferplus-soft")
 FERPLUS_EMOTION_COLUMNS = 8  # neutral..contempt; then unknown and NF
+
+
+def fer2013_labels_can_score(labels: Iterable[str]) -> bool:
+    """Whether FER2013's own labels can score a model with these classes: not when it can
+    answer contempt, a class FER2013 does not have, which its labels would count as always wrong."""
+    return set(labels) <= set(LABEL_SETS["fer7"])
 
 
 @dataclass

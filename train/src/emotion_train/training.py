@@ -23,12 +23,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emotion_device.labels import LABEL_SETS
+from emotion_device.labels import label_set
 from emotion_device.preprocess import to_model_input
 from emotion_train import architectures
 from emotion_train.augmentation import build_augmenter
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
-from emotion_train.fer2013 import FaceDataset, load_fer2013_npz
+from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
 from emotion_train.warm_start import warm_start
@@ -134,7 +134,7 @@ def load_splits(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
 def evaluate_on_fer_labels(model: keras.Model, config: TrainConfig) -> dict | None:
     """For FER+-trained models: accuracy against FER2013's original labels on the same classes
     (none for a model that can answer contempt, a class FER2013 does not have)."""
-    if config.label_source == "fer2013" or not set(LABEL_SETS[config.label_set]) <= set(LABEL_SETS["fer7"]):
+    if config.label_source == "fer2013" or not fer2013_labels_can_score(label_set(config.label_set)):
         return None
     root = data_dir(config.data_dir)
     val = load_fer2013_npz(root / VAL_FILE, config.label_set, "fer2013")
