@@ -47,8 +47,10 @@ class Doctor:
         self.classifier = EmotionClassifier(path, num_threads=self.config.model.threads,
                                             tta_flip=self.config.model.tta_flip)
         card = self.classifier.card
-        accuracy = card.metrics.get("val", {}).get("int8", {}).get("accuracy")
-        shown = f", PublicTest int8 accuracy {accuracy:.1%}" if accuracy is not None else ""
+        block = card.metrics.get("test") or card.metrics.get("val") or {}
+        accuracy = block.get("int8", {}).get("accuracy")
+        split = block.get("split", "validation")
+        shown = f", int8 accuracy {accuracy:.1%} on {split}" if accuracy is not None else ""
         tta = "; flip TTA on" if self.config.model.tta_flip else ""
         return f"{path} ({card.name}: {', '.join(card.labels)}; sha256 matches the card{shown}{tta})"
 

@@ -12,7 +12,7 @@ from emotion_device.labels import LABEL_SETS
 from emotion_train.architectures import ARCHITECTURES
 from emotion_train.fer2013 import LABEL_SOURCES
 from emotion_train.finetune import PUBLIC_TEST, FinetuneConfig
-from emotion_train.training import CLASS_WEIGHTINGS, TrainConfig
+from emotion_train.training import CLASS_WEIGHTINGS, OPTIMIZERS, TrainConfig
 
 EXAMPLES = """\
 examples:
@@ -82,6 +82,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", help="start from this .keras model's weights (layers matched by name "
                                        "and shape; a head for other labels starts fresh)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="validation split carved from the training data (seeded, stratified) that "
+                        "selects the epoch; 0: train on all of it and keep the last epoch")
+    p.add_argument("--split-seed", type=int, default=d.split_seed, help="seed of that split")
+    p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
+                   help="AdamW, or SGD with Nesterov momentum 0.9 (both on the cosine schedule)")
+    p.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (0: off)")
 
 
 def _add_calibrate_crop(sub: argparse._SubParsersAction) -> None:
@@ -193,6 +200,8 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         augment=not args.no_augment, seed=args.seed, limit=args.limit,
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
+        val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
+        mixup=args.mixup,
     )
     record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))

@@ -235,7 +235,7 @@ def finetune(config: FinetuneConfig, command: list[str] | None = None) -> dict:
         "class_weights": {label: round(float(w), 4) for label, w in zip(labels, weights)},
         "phases": phases,
         "parameters": int(best.count_params()),
-        "train_seconds_this_session": round(train_seconds, 1),
+        "train_seconds": round(train_seconds, 1),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": library_versions(),
         "metrics": {"val": classification_metrics(val_data.y, scores, labels)},

@@ -1,28 +1,29 @@
-"""The data a finished run was trained and validated on, for whatever comes after training.
+"""The data a finished run was trained, selected and tested on, for whatever comes after training.
 
-Conversion calibrates on a run's own training faces and checks parity on its validation
-set; it should not need to know whether the run trained from scratch or fine-tuned.
+Conversion calibrates on a run's own training faces, checks parity on its validation set
+(where its choices were made) and reports PublicTest (where it is scored); it should not need
+to know whether the run trained from scratch or fine-tuned.
 """
 
 from __future__ import annotations
 
 from emotion_device.preprocess import CropSpec
-from emotion_train.fer2013 import FaceDataset
 from emotion_train.finetune import FinetuneConfig, load_train_folder, load_validation
 from emotion_train.image_folder import FaceExtractor
-from emotion_train.training import TrainConfig, load_splits
+from emotion_train.training import RunSplits, TrainConfig, load_splits
 
 
 def is_finetune(run: dict) -> bool:
     return "base_model" in run
 
 
-def run_datasets(run: dict, data_root: str | None = None) -> tuple[FaceDataset, FaceDataset]:
-    """(training faces, validation set) of the run described by a run.json record."""
+def run_datasets(run: dict, data_root: str | None = None) -> RunSplits:
+    """Training faces, validation set (None when the run kept its last epoch) and test set
+    (None for a fine-tuned run: its held-out photos are scored by `evaluate`) of a run.json record."""
     config = {**run["config"], "data_dir": data_root or run["config"].get("data_dir")}
     if is_finetune(run):
         finetune = FinetuneConfig(**config)
         extractor = FaceExtractor(crop_spec=CropSpec(margin=finetune.crop_margin, square=True))
         val, _ = load_validation(finetune, extractor)
-        return load_train_folder(finetune, extractor).data, val
+        return RunSplits(load_train_folder(finetune, extractor).data, val, None, None)
     return load_splits(TrainConfig(**config))
