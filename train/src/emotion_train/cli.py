@@ -89,6 +89,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
                    help="AdamW, or SGD with Nesterov momentum 0.9 (both on the cosine schedule)")
     p.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (0: off)")
+    p.add_argument("--teacher", action="append", default=[], metavar="MODEL",
+                   help="distil from this .keras/.tflite model (repeat for an ensemble): its cached, "
+                        "flip-averaged scores are blended into the training targets")
+    p.add_argument("--distill-weight", type=float, default=d.distill_weight,
+                   help="share of the teachers' scores in each training target")
 
 
 def _add_calibrate_crop(sub: argparse._SubParsersAction) -> None:
@@ -201,7 +206,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
         val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
-        mixup=args.mixup,
+        mixup=args.mixup, teachers=tuple(args.teacher), distill_weight=args.distill_weight,
     )
     record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))

@@ -70,6 +70,8 @@ class TrainConfig:
     split_seed: int = 1234  # fixed apart from `seed`, so runs with other seeds select on the same faces
     optimizer: str = "adamw"
     mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 is off
+    teachers: tuple[str, ...] = ()  # .keras/.tflite models whose cached scores are blended into the targets
+    distill_weight: float = 0.5
 
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
@@ -297,6 +299,10 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
         log.info("val   %d faces %s (%.0f%% of the training data, split seed %d)", len(val_data),
                  val_data.class_counts(), 100 * config.val_fraction, config.split_seed)
 
+    if config.teachers:
+        from emotion_train.distillation import distilled
+
+        train_data = distilled(train_data, config.teachers, config.distill_weight)
     weights = class_weights(train_data.y, num_classes, config.class_weight)
     augmenter = build_augmenter(config.seed) if config.augment else None
     train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True,
