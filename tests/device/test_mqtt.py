@@ -393,3 +393,16 @@ def test_a_config_that_cannot_work_is_refused_before_connecting(tmp_path):
         MqttConfig(HOST, qos=0)
     with pytest.raises(UserError, match="tls_ca_file"):
         MqttSink(MqttConfig(HOST, tls_ca_file=str(tmp_path / "nope.crt"), spool_dir=str(tmp_path)))
+
+
+def test_a_paho_without_drop_out_messages_is_refused_in_one_line(tmp_path):
+    """paho-mqtt 2.0 and 2.1 lack Client.drop_out_messages (2.2): with one of them (say from a
+    system site-packages) the sink used to connect, fail in every on_connect and publish
+    nothing while the spool filled. It must refuse to start instead, saying why."""
+    code = ("import paho.mqtt.client as m; del m.Client.drop_out_messages\n"
+            "from emotion_device.mqtt_client import MqttConfig\n"
+            "from emotion_device.sinks.mqtt import MqttSink\n"
+            f"MqttSink(MqttConfig('127.0.0.1', spool_dir={str(tmp_path)!r}), 'pi')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "is too old: the MQTT sink needs 2.2 or newer" in result.stderr.splitlines()[-1]

@@ -223,10 +223,11 @@ class Spool:
     def _write_line(self, seq: int, line: bytes) -> None:
         if self._writer is None or self._segments[-1].size >= self.segment_bytes:
             self._start_segment(seq)
-        segment = self._segments[-1]
+        segment, writer = self._segments[-1], self._writer
+        assert writer is not None  # _start_segment opened it
         try:
-            self._writer.write(line)
-            self._writer.flush()
+            writer.write(line)
+            writer.flush()
         except OSError:
             # A half-written line must not be glued to the next one: continue in a new segment.
             self._close_writer()

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 
 import paho.mqtt.client as mqtt
 
@@ -71,6 +72,13 @@ def _logged(callback: Callable) -> Callable:
     return wrapper
 
 
+def paho_version() -> str:
+    try:
+        return metadata.version("paho-mqtt")
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
 def open_spool(config: MqttConfig) -> Spool:
     """The sink's spool, or one line that names mqtt.spool_dir when the folder is unusable."""
     path = config.spool_path()
@@ -92,6 +100,9 @@ class MqttSink:
                  model: str = "emotion-edge", spool: Spool | None = None,
                  password: str | None = None) -> None:
         """`password` defaults to the one config.password_file or password_env names."""
+        if not hasattr(mqtt.Client, "drop_out_messages"):  # a paho-mqtt 2.0/2.1 from the system
+            raise UserError(f"paho-mqtt {paho_version()} is too old: the MQTT sink needs 2.2 or newer "
+                            "(pip install 'paho-mqtt>=2.2,<3')")
         self.config = config
         self.device_id = device_id or default_device_id()
         if not config.enabled:
@@ -134,7 +145,8 @@ class MqttSink:
         paho_log = logging.getLogger(f"{__name__}.paho")
         client.on_log = lambda _client, _userdata, _level, message: paho_log.debug(message)
         client.will_set(self.topics.available, b"offline", qos=config.qos, retain=True)
-        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)
+        # paho annotates int, but computes with float seconds.
+        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)  # type: ignore[arg-type]
         client.on_connect = _logged(self._on_connect)
         client.on_connect_fail = _logged(self._on_connect_fail)
         client.on_disconnect = _logged(self._on_disconnect)
