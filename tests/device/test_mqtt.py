@@ -124,7 +124,8 @@ def test_faces_state_and_stats_arrive_in_one_schema_with_continuous_seq(broker, 
     assert state[0]["ts"] == 1795576123.5 and state[0]["dominant"] == "happy" and state[0]["faces"] == 1
     assert stats[0]["fps"] == 4.2
     assert sink.stats()["mqtt"] == {"connected": True, "spool_messages": 0, "spool_bytes": 0,
-                                    "spool_dropped": 0, "connect_failures": 0, "last_error": None}
+                                    "spool_dropped": 0, "spool_lost": 0, "connect_failures": 0,
+                                    "last_error": None}
 
     late = Subscriber(broker.port, [f"{BASE}/available", f"{BASE}/state"])
     subscribers.append(late)
