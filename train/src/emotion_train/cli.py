@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 from emotion_device.labels import LABEL_SETS
-from emotion_train.architectures import ARCHITECTURES
 from emotion_train.fer2013 import LABEL_SOURCES
-from emotion_train.finetune import PUBLIC_TEST, FinetuneConfig
-from emotion_train.training import CLASS_WEIGHTINGS, TrainConfig
+from emotion_train.run_configs import (
+    ARCHITECTURE_NAMES,
+    CLASS_WEIGHTINGS,
+    PUBLIC_TEST,
+    FinetuneConfig,
+    TrainConfig,
+)
 
 EXAMPLES = """\
 examples:
@@ -61,7 +65,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_train)
     d = TrainConfig(out_dir="")
     p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
-    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURES))
+    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURE_NAMES))
     p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
     p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
                    help="FER2013's own labels, or FER+ votes as majority or soft targets")
@@ -253,7 +257,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                                    "(augmentation, XLA) on real PublicTest faces; the first pass "
                                    "(compilation) is not timed. Prints JSON.")
     p.set_defaults(handler=run_bench)
-    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURES), choices=sorted(ARCHITECTURES))
+    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURE_NAMES),
+                   choices=sorted(ARCHITECTURE_NAMES))
     p.add_argument("--steps", type=int, default=30, help="timed steps per architecture")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--data-dir", help="folder with fer2013_val.npz")
