@@ -113,11 +113,16 @@ class StatsWatcher:
         self.client.loop_stop()
 
 
-def rss_of(pid: int) -> float:
+def memory_of(pid: int) -> dict[str, float]:
+    """VmRSS and its anonymous part (the heap: where a leak shows) and file part (mapped
+    libraries and models, which the kernel may drop and reload), in MiB."""
+    fields = {"VmRSS": "rss_mb", "RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb"}
+    values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024  # MiB
-    raise RuntimeError(f"no VmRSS for {pid}")
+        key = line.split(":")[0]
+        if key in fields:
+            values[fields[key]] = round(int(line.split()[1]) / 1024, 2)
+    return values
 
 
 def slope_per_hour(xs: list[float], ys: list[float]) -> float:
@@ -126,21 +131,31 @@ def slope_per_hour(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit(np.array(xs) / 3600, np.array(ys), 1)[0])
 
 
+def growth(samples: list[dict], key: str) -> dict:
+    """Median of the first 5 minutes after warm-up, of the last 5 minutes, their difference
+    (the growth), the maximum and a least-squares slope, in MiB."""
+    settled = [s for s in samples if s["t_s"] >= WARMUP_S and key in s]
+    if not settled:
+        return {}
+    first = [s[key] for s in settled if s["t_s"] < WARMUP_S + 300]
+    last = [s[key] for s in settled if s["t_s"] >= settled[-1]["t_s"] - 300]
+    return {"after_warmup": round(float(np.median(first)), 1), "at_end": round(float(np.median(last)), 1),
+            "growth": round(float(np.median(last) - np.median(first)), 2),
+            "max": round(max(s[key] for s in settled), 1),
+            "slope_per_hour": round(slope_per_hour([s["t_s"] for s in settled],
+                                                   [s[key] for s in settled]), 2)}
+
+
 def summarize(samples: list[dict], minutes: float, fps_cap: float) -> dict:
     settled = [s for s in samples if s["t_s"] >= WARMUP_S]
-    first = [s["rss_mb"] for s in settled if s["t_s"] < WARMUP_S + 300]
-    last = [s["rss_mb"] for s in settled if s["t_s"] >= settled[-1]["t_s"] - 300] if settled else []
     fps = [(s["t_s"], s["fps"]) for s in settled if s.get("fps") is not None and not s["outage"]]
-    growth = float(np.median(last) - np.median(first)) if first and last else float("nan")
+    rss, anon = growth(samples, "rss_mb"), growth(samples, "rss_anon_mb")
     return {
         "minutes": minutes, "fps_cap": fps_cap, "samples": len(samples),
-        "rss_mb_after_warmup": round(float(np.median(first)), 1) if first else None,
-        "rss_mb_at_end": round(float(np.median(last)), 1) if last else None,
-        "rss_mb_max": round(max(s["rss_mb"] for s in samples), 1),
-        "rss_growth_mb": round(growth, 2),
-        "rss_slope_mb_per_hour": round(slope_per_hour([s["t_s"] for s in settled],
-                                                      [s["rss_mb"] for s in settled]), 2),
-        "rss_target_mb": RSS_TARGET_MB, "rss_target_met": bool(growth < RSS_TARGET_MB),
+        "rss_mb": rss, "rss_anon_mb": anon, "rss_file_mb": growth(samples, "rss_file_mb"),
+        "rss_target_mb": RSS_TARGET_MB,
+        "rss_target_met": bool(rss and anon and rss["growth"] < RSS_TARGET_MB
+                               and anon["growth"] < RSS_TARGET_MB),
         "fps_first": fps[0][1] if fps else None, "fps_last": fps[-1][1] if fps else None,
         "fps_slope_per_hour": round(slope_per_hour([t for t, _ in fps], [f for _, f in fps]), 3),
         "spool_max_messages": max((s.get("spool_messages") or 0) for s in samples),
@@ -198,7 +213,7 @@ reconnect_max_delay = 5.0
                     down = False
                 stats = watcher.latest() or {}
                 mqtt_stats = stats.get("mqtt", {})
-                samples.append({"t_s": round(now, 1), "rss_mb": round(rss_of(daemon.pid), 2),
+                samples.append({"t_s": round(now, 1), **memory_of(daemon.pid),
                                 "outage": down, "fps": stats.get("fps"), "frames": stats.get("frames"),
                                 "faces": stats.get("faces"), "failed_frames": stats.get("failed_frames"),
                                 "spool_messages": mqtt_stats.get("spool_messages"),
@@ -215,11 +230,15 @@ reconnect_max_delay = 5.0
 
 
 def format_summary(summary: dict) -> str:
-    rows = [("minutes", summary["minutes"]), ("frame-rate cap (fps)", summary["fps_cap"]),
-            ("RSS after warm-up (MiB)", summary["rss_mb_after_warmup"]),
-            ("RSS at the end (MiB)", summary["rss_mb_at_end"]), ("RSS max (MiB)", summary["rss_mb_max"]),
-            (f"RSS growth (MiB, target < {RSS_TARGET_MB:g})", summary["rss_growth_mb"]),
-            ("RSS slope (MiB/hour)", summary["rss_slope_mb_per_hour"]),
+    rows = [("minutes", summary["minutes"]), ("frame-rate cap (fps)", summary["fps_cap"])]
+    names = (("rss_mb", "RSS"), ("rss_anon_mb", "RSS anonymous (heap)"), ("rss_file_mb", "RSS file"))
+    for key, name in names:
+        m = summary[key]
+        rows.append((f"{name}: after warm-up / at the end / max (MiB)",
+                     f"{m.get('after_warmup')} / {m.get('at_end')} / {m.get('max')}"))
+        rows.append((f"{name}: growth (MiB) / slope (MiB/hour)",
+                     f"{m.get('growth')} / {m.get('slope_per_hour')}"))
+    rows += [(f"RSS growth under {RSS_TARGET_MB:g} MiB", summary["rss_target_met"]),
             ("fps first / last", f"{summary['fps_first']} / {summary['fps_last']}"),
             ("fps slope (fps/hour)", summary["fps_slope_per_hour"]),
             ("spool depth max / at end (messages)",
