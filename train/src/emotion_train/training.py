@@ -37,42 +37,11 @@ from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
+from emotion_train.run_configs import CLASS_WEIGHTINGS, OPTIMIZERS, TrainConfig
 from emotion_train.splits import SplitRecord, carve_validation
 from emotion_train.warm_start import warm_start
 
 log = logging.getLogger(__name__)
-
-CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
-OPTIMIZERS = ("adamw", "sgd")
-
-
-@dataclass
-class TrainConfig:
-    out_dir: str
-    architecture: str = "edge"
-    label_set: str = "emotion5"
-    label_source: str = "ferplus-soft"
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    class_weight: str = "sqrt"
-    augment: bool = True
-    seed: int = 1234
-    limit: int | None = None
-    val_limit: int | None = None
-    data_dir: str | None = None
-    jit_compile: bool = True
-    train_folder: str | None = None  # a folder dataset (root/<label>/*.png) instead of FER2013 Training
-    init_from: str | None = None  # a .keras model whose matching layers start this run
-    val_fraction: float = 0.1  # carved from the training data; 0: train on all of it, keep the last epoch
-    split_seed: int = 1234  # fixed apart from `seed`, so runs with other seeds select on the same faces
-    optimizer: str = "adamw"
-    mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 is off
-    teachers: tuple[str, ...] = ()  # .keras/.tflite models whose cached scores are blended into the targets
-    distill_weight: float = 0.5
-
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
     """Per-class loss weights, normalized so that the average sample weight is 1."""
