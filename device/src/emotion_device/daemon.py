@@ -1,6 +1,9 @@
 """The run loop: source -> detect (every N) -> track -> classify -> smooth -> sinks.
 
-The loop only composes the steps; each lives in its own module. It keeps running when a
+The loop only composes the steps; each lives in its own module. Frames between detections
+are held until the next detection says which faces were really there (FaceTracks). Time is
+the frame's own: media time for a file, so a file gives the same records on any machine,
+and the wall clock for a live source. It keeps running when a
 frame fails or a live source drops (the source reopens itself), pings the systemd watchdog
 from every iteration, and on SIGTERM/SIGINT finishes the frame in hand, flushes every sink
 and returns. SIGHUP reopens log files.
@@ -14,12 +17,15 @@ import time
 from dataclasses import dataclass
 
 from emotion_device.events import FaceEvent
-from emotion_device.face_tracks import FaceTracks, RoomState
+from emotion_device.face import Face
+from emotion_device.face_tracks import FaceTracks, Located, RoomState
 from emotion_device.pipeline import FacePipeline
+from emotion_device.preprocess import to_gray
+from emotion_device.scene import SceneCutDetector
 from emotion_device.sdnotify import SystemdNotifier
 from emotion_device.sinks import Sink
 from emotion_device.snapshots import SnapshotWriter
-from emotion_device.sources import FrameSource
+from emotion_device.sources import Frame, FrameSource
 from emotion_device.stats import RunStats
 
 log = logging.getLogger(__name__)
@@ -47,9 +53,12 @@ class Daemon:
         self.stats = RunStats()
         self.stop_reason: str | None = None
         self._seq = 0
-        self._last_processed = 0.0
+        self._last_processed: float | None = None
         self._last_stats = time.monotonic()
         self._last_state: RoomState | None = None
+        self.scene = SceneCutDetector(tracks.tracker.options.scene_cut)
+        self._phase = 0  # frames since the last detection, modulo every_n
+        self._outage = False
         self._reopen_requested = False
         self._ready = False
         self.last_stats: dict = {}
@@ -63,13 +72,28 @@ class Daemon:
         self._reopen_requested = True
 
     # one iteration ---------------------------------------------------------------------
-    def _rate_limited(self, now: float) -> bool:
+    def _rate_limited(self, clock: float) -> bool:
+        """max_fps, counted on the frame's own clock (media time for a file)."""
         if self.options.max_fps <= 0:
             return False
-        if now - self._last_processed < 1.0 / self.options.max_fps:
+        last = self._last_processed
+        if last is not None and 0 <= clock - last < 1.0 / self.options.max_fps:
             return True
-        self._last_processed = now
+        self._last_processed = clock
         return False
+
+    def _source_down(self) -> None:
+        """A live source delivered nothing: whoever was in view may be gone, so every face ends."""
+        if self._outage:
+            return
+        self._outage = True
+        self._new_scene()
+        self._update_state(time.time())
+
+    def _new_scene(self) -> None:
+        self.tracks.end_all()
+        self.scene.reset()
+        self._phase = 0  # detect on the next frame
 
     def step(self) -> bool:
         """Process one frame; False when a finite source is exhausted."""
@@ -79,24 +103,36 @@ class Daemon:
         if frame is None:
             if not self.source.live:
                 return False
+            self._source_down()
             self._housekeeping(captured)
             return True
-        if self._rate_limited(captured):
-            self.stats.dropped_frames += 1
+        self._outage = False
+        if self._rate_limited(captured if self.source.live else frame.timestamp):
+            if self.source.live:
+                self.stats.dropped_frames += 1
+            else:
+                self.stats.skipped_frames += 1
             self._housekeeping(captured)
             return True
         self.stats.record("capture", captured - started)
         index = self.stats.frames
+        detected = captured
+        located: list[Located] = []
         try:
-            if getattr(self.source, "stills", False):
-                self.tracks.reset()  # unrelated photos: no identity carries over
-            run_detector = index % self.options.every_n == 0
-            detections = (self.pipeline.detect(frame.image, frame.gray, frame.gray_scale)
-                          if run_detector else None)
-            detected = time.monotonic()
-            located = self.tracks.locate(index, detections)
-            scores = self.pipeline.classify(frame.image, [box for _, box in located])
-            faces = self.tracks.observe(located, scores)
+            gray, gray_scale = ((frame.gray, frame.gray_scale) if frame.gray is not None
+                                else (to_gray(frame.image), 1.0))
+            if getattr(self.source, "stills", False) or self.scene.is_cut(gray):
+                self._new_scene()  # unrelated photos or a cut: no identity carries over
+            run_detector = self._phase == 0
+            self._phase = (self._phase + 1) % self.options.every_n
+            if run_detector:
+                detections = self.pipeline.detect(frame.image, gray, gray_scale)
+                detected = time.monotonic()
+                located = self.tracks.confirm(index, frame, detections)
+                scores = self.pipeline.classify_crops(
+                    [(held.frame.image, box) for held in located for _, box in held.faces])
+            else:
+                self.tracks.hold(index, frame)
             classified = time.monotonic()
         except Exception:
             self.stats.failed_frames += 1
@@ -105,27 +141,37 @@ class Daemon:
             return True
         if run_detector:
             self.stats.record("detect", detected - captured)
-        self.stats.record("classify", classified - detected)
-
-        for number, face in enumerate(faces):
-            if self.tracks.due(face, classified):
-                self._seq += 1
-                self._emit(FaceEvent(self._seq, frame.timestamp, frame.index, frame.origin, number, face))
-                if self.snapshots is not None:
-                    self.snapshots.save(frame.image, face, self._seq)
-        state = self.tracks.state()
-        if state != self._last_state:
-            self._last_state = state
-            for sink in self.sinks:
-                sink.write_state({"ts": round(frame.timestamp, 3), **state.to_dict()})
+            self.stats.record("classify", classified - detected)
+            row = 0
+            for held in located:
+                faces = self.tracks.observe(held.faces, scores[row:row + len(held.faces)])
+                row += len(held.faces)
+                self._publish_faces(held.frame, faces)
+            self._update_state(frame.timestamp)
         published = time.monotonic()
         self.stats.record("publish", published - classified)
-        self.stats.frame_done(len(faces))
+        self.stats.frame_done()
         if not self._ready:
             self._ready = True
             self.notifier.ready(f"first frame from {self.source.name}")
         self._housekeeping(published)
         return True
+
+    def _publish_faces(self, frame: Frame, faces: list[Face]) -> None:
+        self.stats.add_faces(len(faces))
+        for number, face in enumerate(faces):
+            if self.tracks.due(face, frame.timestamp):
+                self._seq += 1
+                self._emit(FaceEvent(self._seq, frame.timestamp, frame.index, frame.origin, number, face))
+                if self.snapshots is not None:
+                    self.snapshots.save(frame.image, face, self._seq)
+
+    def _update_state(self, timestamp: float) -> None:
+        state = self.tracks.state()
+        if state != self._last_state:
+            self._last_state = state
+            for sink in self.sinks:
+                sink.write_state({"ts": round(timestamp, 3), **state.to_dict()})
 
     def _emit(self, event: FaceEvent) -> None:
         for sink in self.sinks:

@@ -29,7 +29,8 @@ class RunStats:
     frames: int = 0
     faces: int = 0
     failed_frames: int = 0
-    dropped_frames: int = 0  # skipped to respect max_fps
+    dropped_frames: int = 0  # live frames skipped to respect max_fps
+    skipped_frames: int = 0  # file frames left out by max_fps, counted in media time
     started: float = field(default_factory=time.monotonic)
     _interval_start: float = field(default_factory=time.monotonic)
     _interval_frames: int = 0
@@ -38,9 +39,12 @@ class RunStats:
     def record(self, stage: str, seconds: float) -> None:
         self._timings[stage].append(seconds * 1000)
 
-    def frame_done(self, faces: int) -> None:
+    def frame_done(self) -> None:
         self.frames += 1
         self._interval_frames += 1
+
+    def add_faces(self, faces: int) -> None:
+        """Faces are counted when classified, which for held frames is at the next detection."""
         self.faces += faces
 
     @property
@@ -66,6 +70,7 @@ class RunStats:
             "faces": self.faces,
             "failed_frames": self.failed_frames,
             "dropped_frames": self.dropped_frames,
+            "skipped_frames": self.skipped_frames,
             "stage_ms": stages,
             "rss_mb": round(rss_mb(), 1),
             **(extra or {}),
