@@ -36,7 +36,7 @@ def test_full_range_finds_the_adults_of_the_group_photo(group_photo):
 
 
 def test_an_unknown_blazeface_model_is_refused():
-    with pytest.raises(ValueError, match="short, full"):
+    with pytest.raises(ValueError, match="one of .short., .full."):
         create_detector("blazeface", model="medium")
 
 

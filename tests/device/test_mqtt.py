@@ -13,9 +13,11 @@ import time
 import pytest
 
 from emotion_device import __version__
+from emotion_device.errors import UserError
 from emotion_device.events import FaceEvent
 from emotion_device.face import Box, Face
-from emotion_device.sinks.mqtt import MqttConfig, MqttSink, resolve_password
+from emotion_device.mqtt_client import MqttConfig, resolve_password
+from emotion_device.sinks.mqtt import MqttSink
 from tests.conftest import REPO
 from tests.device.mosquitto import (
     HOST,
@@ -49,9 +51,12 @@ def sinks():
 @pytest.fixture
 def make_sink(tmp_path, sinks):
     def make(port: int, labels=LABELS, **overrides) -> MqttSink:
-        options = {"device_id": DEVICE, "spool_dir": str(tmp_path / "spool"), "keepalive": 5,
+        options = {"spool_dir": str(tmp_path / "spool"), "keepalive": 5,
                    "reconnect_min_delay": 0.05, "reconnect_max_delay": 0.3, **overrides}
-        sink = MqttSink(MqttConfig(HOST, port=port, **options), labels=labels, model="emotion5")
+        device_id = options.pop("device_id", DEVICE)
+        password = options.pop("password", None)
+        sink = MqttSink(MqttConfig(HOST, port=port, **options), device_id, labels=labels,
+                        model="emotion5", password=password)
         sinks.append(sink)
         return sink
 
@@ -141,10 +146,11 @@ def test_the_last_will_says_offline_when_the_publisher_is_killed(broker, tmp_pat
     subscribers.append(watcher)
     code = (
         "import sys, time\n"
-        "from emotion_device.sinks.mqtt import MqttConfig, MqttSink\n"
-        f"config = MqttConfig({HOST!r}, port={broker.port}, device_id={DEVICE!r}, keepalive=2,\n"
+        "from emotion_device.mqtt_client import MqttConfig\n"
+        "from emotion_device.sinks.mqtt import MqttSink\n"
+        f"config = MqttConfig({HOST!r}, port={broker.port}, keepalive=2,\n"
         f"                    spool_dir={str(tmp_path / 'spool')!r}, discovery=False)\n"
-        "sink = MqttSink(config)\n"
+        f"sink = MqttSink(config, {DEVICE!r})\n"
         "deadline = time.monotonic() + 10\n"
         "while not sink.connected and time.monotonic() < deadline:\n"
         "    time.sleep(0.01)\n"
@@ -381,10 +387,9 @@ def test_resolve_password_reads_a_file_or_an_environment_variable(tmp_path, monk
 
 
 def test_a_config_that_cannot_work_is_refused_before_connecting(tmp_path):
-    with pytest.raises(ValueError, match="device_id"):
-        MqttConfig(HOST, device_id="kitchen/pi")
+    with pytest.raises(UserError, match="device id"):
+        MqttSink(MqttConfig(HOST, spool_dir=str(tmp_path)), "kitchen/pi")
     with pytest.raises(ValueError, match="qos"):
         MqttConfig(HOST, qos=0)
-    assert "hunter2" not in repr(MqttConfig(HOST, password="hunter2"))
-    with pytest.raises(FileNotFoundError, match="tls_ca_file"):
+    with pytest.raises(UserError, match="tls_ca_file"):
         MqttSink(MqttConfig(HOST, tls_ca_file=str(tmp_path / "nope.crt"), spool_dir=str(tmp_path)))

@@ -11,7 +11,7 @@ from emotion_device.detectors import create_detector
 from emotion_device.face_tracks import FaceTracks
 from emotion_device.models import resolve_model
 from emotion_device.pipeline import FacePipeline
-from emotion_device.sinks import JsonLinesSink, MqttSink, Sink, resolve_password
+from emotion_device.sinks import JsonLinesSink, MqttSink, Sink
 from emotion_device.snapshots import SnapshotWriter
 from emotion_device.sources import open_source
 
@@ -34,9 +34,7 @@ def build_sinks(config: Config, labels: list[str], model: str = "emotion-edge") 
     if out.jsonl:
         sinks.append(JsonLinesSink(out.jsonl, out.jsonl_max_bytes, out.jsonl_backups))
     if config.mqtt.enabled:
-        mqtt = config.mqtt
-        password = resolve_password(mqtt.password_file or None, mqtt.password_env or None)
-        sinks.append(MqttSink(mqtt.sink_config(config.device.id, password), labels=labels, model=model))
+        sinks.append(MqttSink(config.mqtt, config.device.id, labels=labels, model=model))
     return sinks
 
 

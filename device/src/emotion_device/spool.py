@@ -36,7 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from emotion_device.errors import UserError
+
 log = logging.getLogger(__name__)
+
+
+class SpoolInUse(UserError, RuntimeError):
+    """Another process holds the spool folder."""
 
 CURSOR_FILE = "cursor.json"
 LOCK_FILE = "lock"
@@ -133,7 +139,7 @@ class Spool:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise RuntimeError(f"spool {self.directory} is in use by another process") from None
+            raise SpoolInUse(f"spool {self.directory} is in use by another process") from None
         return handle
 
     def _read_cursor(self) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emotion_device.face import Box
+from emotion_device.options import Options, option
 
 
 def iou(a: Box, b: Box) -> float:
@@ -38,12 +39,12 @@ class Track:
 
 
 @dataclass
-class TrackerOptions:
-    iou_threshold: float = 0.3
-    max_missed_frames: int = 15  # a face unseen by the detector this long is gone
+class TrackerOptions(Options):
+    iou_threshold: float = option(0.3, gt=0, lt=1)
+    max_missed_frames: int = option(15, ge=0)  # a face unseen by the detector this long is gone
     # Mean absolute difference (0-255) of two consecutive 32x24 thumbnails above which the
     # scene has cut and every track ends; 0 turns the check off.
-    scene_cut: float = 40.0
+    scene_cut: float = option(40.0, ge=0, le=255)
 
 
 class IouTracker:

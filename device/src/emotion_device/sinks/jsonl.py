@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from emotion_device.errors import UserError
 from emotion_device.events import SCHEMA_VERSION, FaceEvent
 
 
@@ -23,8 +24,12 @@ class JsonLinesSink:
         self.backups = backups
         self._stream: TextIO = sys.stdout
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._open()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._open()
+            except OSError as exc:
+                raise UserError(f"output.jsonl (--log) {self.path}: cannot write it: "
+                                f"{exc.strerror or exc}") from None
 
     def _open(self) -> None:
         # The sink owns its file for the whole run and closes it in close().
