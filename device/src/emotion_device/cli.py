@@ -174,7 +174,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     options = BenchOptions(
         models=args.models, photo=args.photo, video=args.video, float_dir=args.float_dir,
-        peer=args.peer, frames=args.frames, pipeline=not args.no_pipeline,
+        peer=args.peer, demo=args.demo, faces=args.faces, frames=args.frames, pipeline=not args.no_pipeline,
         latency=LatencyOptions(invokes=args.invokes, threads=tuple(args.threads), batch=args.batch))
     result = run_bench(options)
     print(json.dumps(result, indent=2) if args.json else format_tables(result))
@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", type=Path, help="time the pipeline on this video instead")
     p.add_argument("--float-dir", type=Path, help="folder with <name>.float.tflite twins")
     p.add_argument("--peer", type=Path, help="fer's emotion_model_quantized.tflite, for the ratio")
+    p.add_argument("--demo", type=Path, metavar="DIR",
+                   help="the demo photos (../shared/demo): with --peer, the defaults and fer's whole "
+                        "pipeline on a clip of them; with --faces, the detection check")
+    p.add_argument("--faces", type=Path, metavar="NPZ",
+                   help="FER2013 Training (fer2013_train.npz): faces the detection check pastes into the "
+                        "demo photos to measure each detector's recall and precision")
     p.add_argument("--invokes", type=int, default=1000, help="timed invokes per latency row")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--batch", type=int, default=4, help="also time a batch of this many faces")

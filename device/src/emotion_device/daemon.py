@@ -16,8 +16,10 @@ import signal
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from emotion_device.events import FaceEvent
-from emotion_device.face import Face
+from emotion_device.face import Detection, Face
 from emotion_device.face_tracks import FaceTracks, Located, RoomState
 from emotion_device.pipeline import FacePipeline
 from emotion_device.preprocess import to_gray
@@ -29,6 +31,14 @@ from emotion_device.sources import Frame, FrameSource
 from emotion_device.stats import RunStats
 
 log = logging.getLogger(__name__)
+
+
+def _detection_view(frame: Frame) -> tuple[np.ndarray, float]:
+    """The gray image detection runs on (the source's own, e.g. picamera2's lores Y plane) and
+    its scale to the full frame."""
+    if frame.gray is not None:
+        return frame.gray, frame.gray_scale
+    return to_gray(frame.image), 1.0
 
 
 @dataclass
@@ -117,20 +127,17 @@ class Daemon:
         self.stats.record("capture", captured - started)
         index = self.stats.frames
         detected = captured
-        located: list[Located] = []
         try:
-            gray, gray_scale = ((frame.gray, frame.gray_scale) if frame.gray is not None
-                                else (to_gray(frame.image), 1.0))
+            gray, gray_scale = _detection_view(frame)
             if getattr(self.source, "stills", False) or self.scene.is_cut(gray):
+                self._settle()  # the frames before the cut get the detection they wait for
                 self._new_scene()  # unrelated photos or a cut: no identity carries over
             run_detector = self._phase == 0
             self._phase = (self._phase + 1) % self.options.every_n
             if run_detector:
                 detections = self.pipeline.detect(frame.image, gray, gray_scale)
                 detected = time.monotonic()
-                located = self.tracks.confirm(index, frame, detections)
-                scores = self.pipeline.classify_crops(
-                    [(held.frame.image, box) for held in located for _, box in held.faces])
+                located, scores = self._classify(index, frame, detections)
             else:
                 self.tracks.hold(index, frame)
             classified = time.monotonic()
@@ -142,12 +149,7 @@ class Daemon:
         if run_detector:
             self.stats.record("detect", detected - captured)
             self.stats.record("classify", classified - detected)
-            row = 0
-            for held in located:
-                faces = self.tracks.observe(held.faces, scores[row:row + len(held.faces)])
-                row += len(held.faces)
-                self._publish_faces(held.frame, faces)
-            self._update_state(frame.timestamp)
+            self._report(located, scores, frame.timestamp)
         published = time.monotonic()
         self.stats.record("publish", published - classified)
         self.stats.frame_done()
@@ -156,6 +158,33 @@ class Daemon:
             self.notifier.ready(f"first frame from {self.source.name}")
         self._housekeeping(published)
         return True
+
+    def _classify(self, index: int, frame: Frame,
+                  detections: list[Detection]) -> tuple[list[Located], np.ndarray]:
+        """Confirm tracks with this frame's detections and classify every face that confirms."""
+        located = self.tracks.confirm(index, frame, detections)
+        scores = self.pipeline.classify_crops(
+            [(held.frame.image, box) for held in located for _, box in held.faces])
+        return located, scores
+
+    def _report(self, located: list[Located], scores: np.ndarray, timestamp: float) -> None:
+        row = 0
+        for held in located:
+            faces = self.tracks.observe(held.faces, scores[row:row + len(held.faces)])
+            row += len(held.faces)
+            self._publish_faces(held.frame, faces)
+        self._update_state(timestamp)
+
+    def _settle(self) -> None:
+        """Run the detector on the last held frame, so that the frames held before a scene cut
+        or the end of the run are confirmed or dropped by a detection of their own scene."""
+        last = self.tracks.pop_last_held()
+        if last is None:
+            return
+        index, frame = last
+        gray, gray_scale = _detection_view(frame)
+        located, scores = self._classify(index, frame, self.pipeline.detect(frame.image, gray, gray_scale))
+        self._report(located, scores, frame.timestamp)
 
     def _publish_faces(self, frame: Frame, faces: list[Face]) -> None:
         self.stats.add_faces(len(faces))
@@ -220,6 +249,10 @@ class Daemon:
                     self.stop_reason = "end of source"
                     break
         finally:
+            try:
+                self._settle()
+            except Exception:
+                log.exception("classifying the last frames failed; they are not reported")
             self.notifier.stopping()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

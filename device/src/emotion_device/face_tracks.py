@@ -75,6 +75,10 @@ class FaceTracks:
         """A frame without detection waits for the next detection to say who was in it."""
         self._held.append((index, frame))
 
+    def pop_last_held(self) -> tuple[int, Frame] | None:
+        """The latest held frame, taken out so a detection on it can settle the others."""
+        return self._held.pop() if self._held else None
+
     def confirm(self, index: int, frame: Frame, detections: list[Detection]) -> list[Located]:
         """Match this frame's detections to the tracks; returns, in frame order, the held
         frames with the boxes of the tracks this detection confirmed, then this frame."""

@@ -47,11 +47,12 @@ class BlazeFaceModel:
     input_size: int
     strides: tuple[int, ...]
     anchors_per_layer: int  # 2 with MediaPipe's interpolated aspect ratio (short), else 1
+    min_score: float  # the default threshold, chosen with `emotion-device bench-detection`
 
 
 MODELS = {
-    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2),
-    "full": BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), 1),
+    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5),
+    "full": BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), 1, 0.3),
 }
 
 
@@ -74,8 +75,8 @@ class BlazeFaceOptions(Options):
     FER2013 crops have (the card's crop margin assumes it): on the demo photos Haar's boxes
     are 1.0-1.27x larger and centred 0.1-0.2 box heights higher."""
 
-    model: str = option("short", choices=("short", "full"))  # "short": faces within ~2 m; "full": up to ~5 m
-    min_score: float = option(0.5, ge=0, le=1)
+    model: str = option("full", choices=("short", "full"))  # "short": faces within ~2 m; "full": up to ~5 m
+    min_score: float | None = option(None, ge=0, le=1)  # None: the model's own (short 0.5, full 0.3)
     nms_iou: float = option(0.3, gt=0, le=1)
     threads: int = option(1, ge=1)
     box_scale: float = option(1.2, gt=0)
@@ -88,6 +89,7 @@ class BlazeFaceDetector:
     def __init__(self, options: BlazeFaceOptions | None = None) -> None:
         self.options = options or BlazeFaceOptions()
         self.model = MODELS[self.options.model]
+        self.min_score = self.model.min_score if self.options.min_score is None else self.options.min_score
         self.interpreter, self.runtime = make_interpreter(find_model(self.model.file), self.options.threads)
         self._input = self.interpreter.get_input_details()[0]
         outputs = {d["name"]: d for d in self.interpreter.get_output_details()}
@@ -115,7 +117,7 @@ class BlazeFaceDetector:
         raw = self.interpreter.get_tensor(self._boxes_index)[0]
         logits = np.clip(self.interpreter.get_tensor(self._scores_index)[0, :, 0], -80, 80)
         scores = 1 / (1 + np.exp(-logits))
-        keep = np.flatnonzero(scores >= self.options.min_score)
+        keep = np.flatnonzero(scores >= self.min_score)
         if keep.size == 0:
             return []
         centre = raw[keep, :2] + self._anchors[keep] * self.model.input_size  # input pixels
@@ -126,6 +128,8 @@ class BlazeFaceDetector:
         corners[:, 1] = (corners[:, 1] - top) / scale
         corners[:, 2:] /= scale
         rects = [[float(v) for v in c] for c in corners]
-        chosen = cv2.dnn.NMSBoxes(rects, scores[keep].tolist(), self.options.min_score, self.options.nms_iou)
-        return [Detection(Box(*(round(v) for v in rects[i])), float(scores[keep][i]))
+        chosen = cv2.dnn.NMSBoxes(rects, scores[keep].tolist(), self.min_score, self.options.nms_iou)
+        height, width = gray.shape[:2]
+        # A face at the edge gets a box past it; report the part inside the frame.
+        return [Detection(Box(*(round(v) for v in rects[i])).clipped(width, height), float(scores[keep][i]))
                 for i in np.asarray(chosen).reshape(-1)]
