@@ -13,7 +13,7 @@ from emotion_device.models import resolve_model
 from emotion_device.pipeline import FacePipeline
 from emotion_device.sinks import JsonLinesSink, MqttSink, Sink
 from emotion_device.snapshots import SnapshotWriter
-from emotion_device.sources import open_source
+from emotion_device.sources import open_source, parse_start_time
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def build_daemon(config: Config, max_frames: int | None = None) -> Daemon:
     pipeline = build_pipeline(config)
     src = config.source
     source = open_source(src.uri, loop=src.loop, size=(src.width, src.height),
-                         lores_width=src.lores_width,
-                         reopen_max_delay=src.reopen_max_delay)
+                         lores_width=src.lores_width, reopen_max_delay=src.reopen_max_delay,
+                         camera_num=src.camera_num, start_time=parse_start_time(src.start_time))
     tracks = FaceTracks(pipeline.labels, config.tracking, config.smoothing, config.output.publish_interval)
     snapshots = None
     if config.privacy.debug_snapshots:

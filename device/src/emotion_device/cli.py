@@ -73,6 +73,7 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         ("mqtt", "host"): getattr(args, "mqtt_host", None),
         ("mqtt", "port"): getattr(args, "mqtt_port", None),
         ("detector", "every_n"): getattr(args, "every_n", None),
+        ("source", "start_time"): getattr(args, "start_time", None),
     }
     for (section, key), value in overrides.items():
         if value is not None:
@@ -220,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
     p.add_argument("--every-n", type=_at_least_one, metavar="N", help="run the detector every N frames")
     p.add_argument("--loop", action="store_true", help="repeat an image folder or video file")
+    p.add_argument("--start-time", metavar="WHEN",
+                   help="a video file's start, ISO 8601 (2026-12-01T09:00:00+01:00) or seconds since "
+                        "the epoch: its records carry this plus the media position (default: 0)")
     _add_model_flags(p)
     p.set_defaults(func=cmd_run)
 

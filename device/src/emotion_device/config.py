@@ -25,6 +25,7 @@ from emotion_device.errors import UserError
 from emotion_device.mqtt_client import ID_PATTERN, MqttConfig, default_device_id
 from emotion_device.options import OptionError, Options, field_types, option
 from emotion_device.smoothing import SmoothingOptions
+from emotion_device.sources.base import parse_start_time
 from emotion_device.tracking import TrackerOptions
 
 
@@ -46,6 +47,18 @@ class SourceSection(Options):
     max_fps: float = option(0.0, ge=0)  # 0: as fast as the source delivers
     loop: bool = False  # repeat an image folder or video file
     reopen_max_delay: float = option(30.0, gt=0)  # backoff cap when a camera or stream fails
+    camera_num: int = option(0, ge=0)  # picamera2's camera (a Pi 5 has two connectors)
+    # A video file's records carry its media time: this start (seconds since the epoch, or an
+    # ISO 8601 date-time, UTC unless it names a zone) plus the frame's position; "" counts from 0.
+    start_time: str = ""
+
+    def relations(self) -> Iterable[tuple[str, bool, str]]:
+        try:
+            parse_start_time(self.start_time)
+            ok = True
+        except ValueError:
+            ok = False
+        return [("start_time", ok, '"", seconds since the epoch, or an ISO 8601 date-time')]
 
 
 @dataclass

@@ -87,7 +87,9 @@ class Daemon:
         if self.options.max_fps <= 0:
             return False
         last = self._last_processed
-        if last is not None and 0 <= clock - last < 1.0 / self.options.max_fps:
+        period = 1.0 / self.options.max_fps
+        # a thousandth of a period of slack: media positions like 0.30000000000000004 are on time
+        if last is not None and 0 <= clock - last < period * 0.999:
             return True
         self._last_processed = clock
         return False
