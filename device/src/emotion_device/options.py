@@ -10,7 +10,6 @@ the field, which the TOML loader turns into `file: 'section.key' must be ..., go
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import types
 import typing
@@ -74,9 +73,14 @@ def option(default: Any = dataclasses.MISSING, *, default_factory: Any = datacla
                              metadata={"limits": limits})
 
 
-@functools.cache
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
 def field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The resolved annotations of an options class (cached: they never change)."""
+    if cls not in _FIELD_TYPES:
+        _FIELD_TYPES[cls] = typing.get_type_hints(cls)
+    return _FIELD_TYPES[cls]
 
 
 def type_name(tp: Any) -> str:

@@ -46,4 +46,5 @@ class LabelSmoother:
                 self.label, self._challenger, self._streak = leader, None, 0
         else:
             self._challenger, self._streak = None, 0
+        assert self.label is not None  # set by the first update
         return self.label

@@ -31,6 +31,7 @@ class RunStats:
     failed_frames: int = 0
     dropped_frames: int = 0  # live frames skipped to respect max_fps
     skipped_frames: int = 0  # file frames left out by max_fps, counted in media time
+    sink_errors: dict[str, int] = field(default_factory=dict)  # sink class -> calls that raised
     started: float = field(default_factory=time.monotonic)
     _interval_start: float = field(default_factory=time.monotonic)
     _interval_frames: int = 0
@@ -71,6 +72,7 @@ class RunStats:
             "failed_frames": self.failed_frames,
             "dropped_frames": self.dropped_frames,
             "skipped_frames": self.skipped_frames,
+            "sink_errors": dict(self.sink_errors),
             "stage_ms": stages,
             "rss_mb": round(rss_mb(), 1),
             **(extra or {}),

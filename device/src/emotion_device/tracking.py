@@ -75,12 +75,13 @@ class IouTracker:
             used.add(fid)
         ids = []
         for i, box in enumerate(boxes):
-            fid = assigned.get(i)
-            if fid is None:
+            known = assigned.get(i)
+            if known is None:
                 fid = self._next_id
                 self._next_id += 1
                 self.tracks[fid] = Track(fid, box, frame, frame)
             else:
+                fid = known
                 self._observe(self.tracks[fid], box, frame)
             ids.append(fid)
         self.expire(frame)

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 
 import paho.mqtt.client as mqtt
 
@@ -71,6 +72,13 @@ def _logged(callback: Callable) -> Callable:
     return wrapper
 
 
+def paho_version() -> str:
+    try:
+        return metadata.version("paho-mqtt")
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
 def open_spool(config: MqttConfig) -> Spool:
     """The sink's spool, or one line that names mqtt.spool_dir when the folder is unusable."""
     path = config.spool_path()
@@ -92,6 +100,9 @@ class MqttSink:
                  model: str = "emotion-edge", spool: Spool | None = None,
                  password: str | None = None) -> None:
         """`password` defaults to the one config.password_file or password_env names."""
+        if not hasattr(mqtt.Client, "drop_out_messages"):  # a paho-mqtt 2.0/2.1 from the system
+            raise UserError(f"paho-mqtt {paho_version()} is too old: the MQTT sink needs 2.2 or newer "
+                            "(pip install 'paho-mqtt>=2.2,<3')")
         self.config = config
         self.device_id = device_id or default_device_id()
         if not config.enabled:
@@ -120,6 +131,7 @@ class MqttSink:
         self._stopping = False
         self._closed = False
         self._write_error: str | None = None
+        self.lost = 0  # messages that could not be stored (a full disk), since start
         self._client = self._make_client(config.password() if password is None else password)
         self.spool = spool or open_spool(config)
         self._thread = threading.Thread(target=self._run_publisher, name="mqtt-spool", daemon=True)
@@ -134,7 +146,8 @@ class MqttSink:
         paho_log = logging.getLogger(f"{__name__}.paho")
         client.on_log = lambda _client, _userdata, _level, message: paho_log.debug(message)
         client.will_set(self.topics.available, b"offline", qos=config.qos, retain=True)
-        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)
+        # paho annotates int, but computes with float seconds.
+        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)  # type: ignore[arg-type]
         client.on_connect = _logged(self._on_connect)
         client.on_connect_fail = _logged(self._on_connect_fail)
         client.on_disconnect = _logged(self._on_disconnect)
@@ -152,9 +165,14 @@ class MqttSink:
     def write_stats(self, payload: dict) -> int | None:
         return self._spool(self.topics.stats, payload)
 
-    def write_state(self, payload: dict) -> int:
+    def write_state(self, payload: dict) -> int | None:
         """Publish the room's state, retained; while disconnected only the latest is kept."""
-        seq = self.spool.reserve_seq()
+        try:
+            seq = self.spool.reserve_seq()
+        except OSError as exc:  # the seq reservation could not be saved: a full disk
+            self._store_failed(exc)
+            return None
+        self._store_ok()
         data = _dumps(self._envelope(payload, seq))
         with self._publish_lock:
             with self._cond:
@@ -203,6 +221,7 @@ class MqttSink:
         depth = self.spool.depth
         return {"mqtt": {"connected": self.connected, "spool_messages": depth.messages,
                          "spool_bytes": depth.bytes, "spool_dropped": self.spool.dropped_total,
+                         "spool_lost": self.lost,
                          "connect_failures": self.connect_failures, "last_error": self.last_error}}
 
     # payloads ------------------------------------------------------------------------------------
@@ -217,15 +236,25 @@ class MqttSink:
         try:
             seq = self.spool.append(topic, self._envelope(body))
         except OSError as exc:
-            message = f"cannot store an MQTT message in {self.spool.directory}: {exc}; it is lost"
-            if message != self._write_error:
-                log.error(message)
-            self._write_error = message
+            self._store_failed(exc)
             return None
-        self._write_error = None
+        self._store_ok()
         with self._cond:
             self._cond.notify_all()
         return seq
+
+    def _store_failed(self, exc: OSError) -> None:
+        """Count the message as lost; say so once per outage, not once per message."""
+        self.lost += 1
+        message = f"cannot store MQTT messages in {self.spool.directory}: {exc.strerror or exc}"
+        if message != self._write_error:
+            log.error("%s; they are lost until it works again (counted in stats as spool_lost)", message)
+        self._write_error = message
+
+    def _store_ok(self) -> None:
+        if self._write_error is not None:
+            log.info("storing MQTT messages in %s again; %d lost in total", self.spool.directory, self.lost)
+            self._write_error = None
 
     # publishing --------------------------------------------------------------------------------
     def _publish(self, topic: str, payload: bytes, retain: bool,
