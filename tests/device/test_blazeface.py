@@ -3,6 +3,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from emotion_device.bench.detection import distant_group, match
 from emotion_device.detectors import create_detector
 from emotion_device.detectors.blazeface import ssd_anchors
 from emotion_device.images import read_image
@@ -29,10 +30,19 @@ def test_anchor_layout_matches_the_full_range_model():
 
 def test_full_range_finds_the_adults_of_the_group_photo(group_photo):
     gray = to_gray(read_image(group_photo))
-    full = create_detector("blazeface", model="full", min_score=0.3).detect(gray)
-    short = create_detector("blazeface", model="short", min_score=0.3).detect(gray)
+    full = create_detector("blazeface", model="full", min_score=0.3, tiles=1).detect(gray)
+    short = create_detector("blazeface", model="short", min_score=0.3, tiles=1).detect(gray)
     assert len(full) >= 4 and len(short) <= 2
     assert all(80 < d.box.w < 300 for d in full)  # faces, not the whole table
+
+
+def test_tiles_find_the_group_when_its_faces_are_48_px(demo_dir):
+    scene = distant_group(demo_dir, 48)  # the same four people, further from the camera
+    gray = to_gray(scene.image)
+    whole = create_detector("blazeface", tiles=1).detect(gray)
+    tiled = create_detector("blazeface", tiles=2).detect(gray)
+    hit, false = match([d.box for d in tiled], scene)
+    assert len(whole) <= 1 and all(hit) and false == []
 
 
 def test_an_unknown_blazeface_model_is_refused():

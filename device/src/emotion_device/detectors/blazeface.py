@@ -80,6 +80,9 @@ class BlazeFaceOptions(Options):
     nms_iou: float = option(0.3, gt=0, le=1)
     threads: int = option(1, ge=1)
     box_scale: float = option(1.2, gt=0)
+    # Also run the model on tiles x tiles overlapping windows, where each face is seen `tiles`
+    # times larger (small faces at room distance), for 1 + tiles^2 invokes per detection.
+    tiles: int = option(2, ge=1, le=4)
     box_shift: float = -0.12  # centre shift in box heights; negative is up
 
 
@@ -109,7 +112,8 @@ class BlazeFaceDetector:
         canvas[top:top + nh, left:left + nw] = resized
         return canvas, scale, left, top
 
-    def detect(self, gray: np.ndarray) -> list[Detection]:
+    def _candidates(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes [N,4] (x, y, w, h in `gray`'s pixels) and scores [N] above the threshold."""
         canvas, scale, left, top = self._letterbox(gray)
         rgb = np.repeat(canvas[:, :, None], 3, axis=2).astype(np.float32) / 127.5 - 1.0
         self.interpreter.set_tensor(self._input["index"], rgb[None])
@@ -118,8 +122,6 @@ class BlazeFaceDetector:
         logits = np.clip(self.interpreter.get_tensor(self._scores_index)[0, :, 0], -80, 80)
         scores = 1 / (1 + np.exp(-logits))
         keep = np.flatnonzero(scores >= self.min_score)
-        if keep.size == 0:
-            return []
         centre = raw[keep, :2] + self._anchors[keep] * self.model.input_size  # input pixels
         centre[:, 1] += self.options.box_shift * raw[keep, 3]
         size = raw[keep, 2:4] * self.options.box_scale
@@ -127,9 +129,38 @@ class BlazeFaceDetector:
         corners[:, 0] = (corners[:, 0] - left) / scale
         corners[:, 1] = (corners[:, 1] - top) / scale
         corners[:, 2:] /= scale
-        rects = [[float(v) for v in c] for c in corners]
-        chosen = cv2.dnn.NMSBoxes(rects, scores[keep].tolist(), self.min_score, self.options.nms_iou)
+        return corners, scores[keep]
+
+    def _windows(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
+        """(x, y, w, h) of the whole frame, and with `tiles` > 1 also of tiles x tiles windows
+        overlapping by a quarter of a window, so a small face is whole in one of them."""
+        n = self.options.tiles
+        windows = [(0, 0, width, height)]
+        if n > 1:
+            tw, th = round(width / (n - (n - 1) / 4)), round(height / (n - (n - 1) / 4))
+            xs = np.linspace(0, width - tw, n).round().astype(int)
+            ys = np.linspace(0, height - th, n).round().astype(int)
+            windows += [(int(x), int(y), tw, th) for y in ys for x in xs]
+        return windows
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
         height, width = gray.shape[:2]
+        boxes, scores = [], []
+        for x, y, w, h in self._windows(height, width):
+            found, score = self._candidates(gray[y:y + h, x:x + w])
+            if (w, h) != (width, height):
+                # A face cut by the window's inner edge is the whole frame's to find.
+                inside = ((x == 0) | (found[:, 0] > 1)) & ((y == 0) | (found[:, 1] > 1)) \
+                    & ((x + w == width) | (found[:, 0] + found[:, 2] < w - 1)) \
+                    & ((y + h == height) | (found[:, 1] + found[:, 3] < h - 1))
+                found, score = found[inside], score[inside]
+            boxes.append(found + np.array([x, y, 0, 0], np.float32))
+            scores.append(score)
+        all_scores = np.concatenate(scores)
+        if all_scores.size == 0:
+            return []
+        rects = [[float(v) for v in c] for c in np.concatenate(boxes)]
+        chosen = cv2.dnn.NMSBoxes(rects, all_scores.tolist(), self.min_score, self.options.nms_iou)
         # A face at the edge gets a box past it; report the part inside the frame.
-        return [Detection(Box(*(round(v) for v in rects[i])).clipped(width, height), float(scores[keep][i]))
+        return [Detection(Box(*(round(v) for v in rects[i])).clipped(width, height), float(all_scores[i]))
                 for i in np.asarray(chosen).reshape(-1)]
