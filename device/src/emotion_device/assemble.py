@@ -57,7 +57,8 @@ def build_daemon(config: Config, max_frames: int | None = None) -> Daemon:
     src = config.source
     tracks = FaceTracks(pipeline.labels, config.tracking, config.smoothing, config.output.publish_interval)
     options = LoopOptions(every_n=config.detector.every_n, max_frames=max_frames,
-                          max_fps=config.source.max_fps, stats_interval=config.output.stats_interval)
+                          max_fps=config.source.max_fps, stats_interval=config.output.stats_interval,
+                          summary_interval=config.output.summary_interval, device_id=config.device.id)
     with contextlib.ExitStack() as opened:
         source = open_source(src.uri, loop=src.loop, size=(src.width, src.height),
                              lores_width=src.lores_width, reopen_max_delay=src.reopen_max_delay,

@@ -88,6 +88,7 @@ class OutputSection(Options):
     jsonl_backups: int = option(5, ge=0)
     publish_interval: float = option(1.0, ge=0)  # at most one message per face per this many seconds
     stats_interval: float = option(60.0, gt=0)
+    summary_interval: float = option(60.0, gt=0)  # seconds per summary record (and state keep-alive)
 
     def relations(self) -> Iterable[tuple[str, bool, str]]:
         return [("jsonl_max_bytes", self.jsonl_max_bytes == 0 or self.jsonl_max_bytes >= MIN_ROTATE_BYTES,
@@ -116,8 +117,12 @@ class Config(Options):
     privacy: PrivacySection = field(default_factory=PrivacySection)
 
     def relations(self) -> Iterable[tuple[str, bool, str]]:
+        expire = self.mqtt.expire_after
         return [("device.id", not self.mqtt.enabled or bool(re.fullmatch(ID_PATTERN, self.device.id)),
-                 "letters, digits, _ and - only (it is a level of the MQTT topics)")]
+                 "letters, digits, _ and - only (it is a level of the MQTT topics)"),
+                # the state is re-sent with each summary; HA must not expire it in between
+                ("mqtt.expire_after", not expire or expire > self.output.summary_interval,
+                 f"0 (never) or more than output.summary_interval ({self.output.summary_interval:g} s)")]
 
 
 def _build(cls: type, table: Any, key: str, source: str) -> Any:

@@ -20,13 +20,14 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from emotion_device.events import FaceEvent
+from emotion_device.events import Record, Records, face_body
 from emotion_device.face import Detection, Face
 from emotion_device.face_tracks import FaceTracks, Located, RoomState
+from emotion_device.mqtt_client import default_device_id
 from emotion_device.pipeline import FacePipeline
 from emotion_device.preprocess import to_gray
 from emotion_device.scene import SceneCutDetector
@@ -35,6 +36,7 @@ from emotion_device.sinks import Sink
 from emotion_device.snapshots import SnapshotWriter
 from emotion_device.sources import Frame, FrameSource
 from emotion_device.stats import RunStats
+from emotion_device.summary import SummaryWindow
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,13 @@ class LoopOptions:
     max_frames: int | None = None
     max_fps: float = 0.0
     stats_interval: float = 60.0
+    summary_interval: float = 60.0
+    device_id: str = field(default_factory=default_device_id)
+
+    @property
+    def max_frame_gap(self) -> float:
+        """The most time one frame stands for in a summary: a second, or two frames at max_fps."""
+        return max(1.0, 2.0 / self.max_fps) if self.max_fps > 0 else 1.0
 
 
 class Daemon:
@@ -68,7 +77,10 @@ class Daemon:
         self.snapshots = snapshots
         self.stats = RunStats()
         self.stop_reason: str | None = None
-        self._seq = 0
+        self.records = Records(self.options.device_id)
+        self.summary = SummaryWindow(pipeline.labels, self.options.summary_interval)
+        self._gaps: dict[int, float] = {}  # processed frame -> the time it stands for
+        self._clock: float | None = None  # the latest frame's time (media time for a file)
         self._last_processed: float | None = None
         self._last_stats = time.monotonic()
         self._last_state: RoomState | None = None
@@ -135,6 +147,9 @@ class Daemon:
             return True
         self.stats.record("capture", captured - started)
         index = self.stats.frames
+        if self._clock is not None:
+            self._gaps[index] = min(max(frame.timestamp - self._clock, 0.0), self.options.max_frame_gap)
+        self._clock = frame.timestamp
         detected = captured
         try:
             gray, gray_scale = _detection_view(frame)
@@ -182,7 +197,10 @@ class Daemon:
             faces = self.tracks.observe(held.faces, scores[row:row + len(held.faces)])
             row += len(held.faces)
             self._publish_faces(held.frame, faces)
+            self._summaries(self.summary.add(held.frame.timestamp, faces, self._gaps.pop(held.index, 0.0)))
+        self._gaps = {i: gap for i, gap in self._gaps.items() if i > located[-1].index}
         self._update_state(timestamp)
+        self._summaries(self.summary.tick(timestamp))
 
     def _settle(self) -> None:
         """Run the detector on the last held frame, so that the frames held before a scene cut
@@ -200,25 +218,44 @@ class Daemon:
             self._settle()
         except Exception:
             log.exception("classifying the last held frames failed; they are not reported")
+        if self._clock is not None:
+            self._summaries(self.summary.finish(self._now()))
 
     def _publish_faces(self, frame: Frame, faces: list[Face]) -> None:
         self.stats.add_faces(len(faces))
         for number, face in enumerate(faces):
             if self.tracks.due(face, frame.timestamp):
-                self._seq += 1
-                self._emit(FaceEvent(self._seq, frame.timestamp, frame.index, frame.origin, number, face))
+                body = face_body(frame.index, frame.origin, number, face)
+                record = self._emit("face", frame.timestamp, body)
                 if self.snapshots is not None:
-                    self.snapshots.save(frame.image, face, self._seq)
+                    self.snapshots.save(frame.image, face, record.seq)
 
-    def _update_state(self, timestamp: float) -> None:
+    def _update_state(self, timestamp: float, again: bool = False) -> None:
+        """A state record when the room changed, or `again` (a keep-alive with its own seq)."""
         state = self.tracks.state()
-        if state != self._last_state:
+        if state != self._last_state or again:
             self._last_state = state
-            payload = {"ts": round(timestamp, 3), **state.to_dict()}
-            self._to_sinks("write_state", lambda sink: sink.write_state(payload))
+            self._emit("state", timestamp, state.to_dict())
 
-    def _emit(self, event: FaceEvent) -> None:
-        self._to_sinks("write", lambda sink: sink.write(event))
+    def _summaries(self, bodies: list[dict]) -> None:
+        """Write closed summary windows, each followed by a fresh state: a room that does not
+        change still says so every summary_interval (Home Assistant's expire_after)."""
+        for body in bodies:
+            start = body.pop("start")
+            self._emit("summary", start, body)
+        if bodies:
+            self._update_state(self._now(), again=True)
+
+    def _now(self) -> float:
+        """The time on the source's clock: the wall clock, or the latest frame's media time."""
+        if self.source.live or self._clock is None:
+            return time.time()
+        return self._clock
+
+    def _emit(self, kind: str, ts: float, body: dict) -> Record:
+        record = self.records.make(kind, ts, body)
+        self._to_sinks("write", lambda sink: sink.write(record))
+        return record
 
     def _to_sinks(self, action: str, call: Callable[[Sink], object]) -> None:
         """Give every sink the record; one that raises does not keep it from the others."""
@@ -248,6 +285,8 @@ class Daemon:
         if now - self._last_stats >= self.options.stats_interval:
             self._last_stats = now
             self.publish_stats()
+        if self.source.live:  # an empty room or a dead camera still closes its windows
+            self._summaries(self.summary.tick(time.time()))
 
     def source_status(self) -> str:
         down_since = getattr(self.source, "down_since", None)
@@ -263,7 +302,7 @@ class Daemon:
                 self._sink_failed(sink, "stats", exc)
         data = self.stats.snapshot(extra)
         self.last_stats = data
-        self._to_sinks("write_stats", lambda sink: sink.write_stats(data))
+        self._emit("stats", self._now(), data)
         faces = self._last_state.faces if self._last_state else 0
         self.notifier.status(f"{data['fps']:.1f} fps, {faces} faces, source {data['source']}")
         log.info("stats: %s", data)

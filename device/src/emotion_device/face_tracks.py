@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emotion_device.events import NOBODY
 from emotion_device.face import Box, Detection, Face
 from emotion_device.pipeline import face_from_scores
 from emotion_device.smoothing import LabelSmoother, SmoothingOptions
 from emotion_device.sources.base import Frame
 from emotion_device.tracking import IouTracker, TrackerOptions
-
-NOBODY = "nobody"  # the dominant expression of an empty room: a value every consumer can show
 
 
 @dataclass
