@@ -146,6 +146,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from emotion_device import summarize
+
+    summaries, unreadable = summarize.read_summaries(args.logs)
+    if unreadable:
+        log.warning("skipped %d line(s) that are not JSON (a torn last line?)", unreadable)
+    if not summaries:
+        raise UserError(f"no summary records in {', '.join(map(str, args.logs))} (the daemon writes "
+                        "them every output.summary_interval since schema 2)")
+    buckets, labels = summarize.bucketize(summaries, args.per)
+    table = summarize.rows(buckets, labels)
+    print(json.dumps(table, indent=2) if args.json else summarize.format_table(table))
+    if args.csv:
+        summarize.write_csv(table, args.csv)
+        log.info("CSV written to %s", args.csv)
+    if args.plot:
+        summarize.write_timeline(buckets, labels, args.plot, f"emotion-edge, per {args.per}")
+        log.info("timeline written to %s", args.plot)
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
     check_model(config, args.file)
@@ -226,6 +247,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "the epoch: its records carry this plus the media position (default: 0)")
     _add_model_flags(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summarize", help="per-minute or per-hour table (and CSV, plot) from JSON-lines logs",
+                       description="Adds up the daemon's summary records (face-seconds per label, faces "
+                                   "in view, faces seen) per minute or hour and device. Each LOG's rotated "
+                                   "copies (LOG.1, LOG.2, ...) are read too, oldest first.",
+                       epilog="examples:\n  emotion-device summarize /var/log/emotion-edge/faces.jsonl\n"
+                              "  emotion-device summarize faces.jsonl --per hour --csv day.csv "
+                              "--plot day.png",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("logs", nargs="+", metavar="LOG", type=Path)
+    p.add_argument("--per", choices=("minute", "hour"), default="minute",
+                   help="bucket size (default: minute)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="also write a timeline: faces in view and each label's share "
+                        "(needs emotion-device[plots], i.e. matplotlib)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("check-config", help="validate a config file without starting anything")
     p.add_argument("file", metavar="FILE")
