@@ -11,7 +11,7 @@ is reported, or when the clock passes its end (`tick`), so an empty room still g
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import defaultdict
 
 from emotion_device.face import Face
 
@@ -24,7 +24,7 @@ class SummaryWindow:
         self._reset()
 
     def _reset(self) -> None:
-        self._face_seconds: Counter[str] = Counter()
+        self._face_seconds: defaultdict[str, float] = defaultdict(float)
         self._faces: set[int] = set()
         self._max_faces = 0
 

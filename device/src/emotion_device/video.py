@@ -60,7 +60,7 @@ class AnnotatedVideo:
         if self._size is None:
             self._size = GIF_SIZE if self._gif else (picture.shape[1], picture.shape[0])
             if not self._gif:
-                fourcc = cv2.VideoWriter_fourcc(*FOURCC[self.path.suffix.lower()])
+                fourcc = cv2.VideoWriter.fourcc(*FOURCC[self.path.suffix.lower()])
                 self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
                 if not self._writer.isOpened():
                     raise UserError(f"--annotate-video {self.path}: OpenCV cannot write this video format")

@@ -133,7 +133,7 @@ def pasted_scenes(demo: Path, faces: np.ndarray, scenes_per_photo: int = 20, per
         own = boxes + (GROUP_CUT_OFF if name == "group.jpeg" else [])
         ignore = [_moved(b, scale, left, top) for b in own]
         for number in range(scenes_per_photo):
-            frame, placed = background.copy(), []
+            frame, placed = background.copy(), list[Box]()
             for slot in range(per_scene):
                 size = FACE_SIZES[(number * per_scene + slot) % len(FACE_SIZES)]
                 for _ in range(50):
