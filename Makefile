@@ -20,7 +20,7 @@ TRAIN_FER7 := emotion-train train --arch edge-deep --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: demo-video timeline help setup demo test system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -33,6 +33,7 @@ help:
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
 	@echo "make demo-video  the demo photos as an annotated GIF (out/demo/demo.gif)"
 	@echo "make timeline  a 20-minute demo clip through the daemon, summarized (docs/timeline)"
+	@echo "make soak    the daemon for SOAK_MINUTES=60 with MQTT: RSS growth, fps drift, spool depth"
 	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
 	@echo "make results-table  regenerate README's model results from models/*.json and $(BENCH_RESULT)"
 	@echo "make lint    ruff and mypy"
@@ -163,6 +164,18 @@ bench: demo $(MODELS:%=$(BENCH_DIR)/%.float.tflite) $(BENCH_DIR)/fer_emotion_mod
 		--save benchmarks/results
 	@if [ -f $(VENV)/.done ]; then echo "training throughput (images/s):"; \
 		EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train bench | tee benchmarks/results/training.json; fi
+
+# Soak: the daemon for SOAK_MINUTES on a looping clip of real photos with MQTT (a private
+# Mosquitto, away for a tenth of the run), capped at SOAK_FPS: RSS growth, fps drift and spool
+# depth over time. A benchmark: it asserts nothing, it measures.
+SOAK_MINUTES ?= 60
+SOAK_FPS ?= 5
+SOAK_PHOTOS ?= ../shared/demo
+SOAK_OUT ?= benchmarks/results/soak.json
+
+soak: $(DEVICE_VENV)/.done system-tools
+	nice -n 10 $(DEVICE_VENV)/bin/python -m emotion_device.bench.soak --minutes $(SOAK_MINUTES) \
+		--fps $(SOAK_FPS) --photos $(SOAK_PHOTOS) --out $(SOAK_OUT)
 
 # The README's model results table, generated from the cards and the saved benchmark (a test
 # fails when the README differs from what this writes).

@@ -149,3 +149,12 @@ def test_classify_exit_statuses(tmp_path, face_photos):
     assert_one_line_error(cli("classify", fake, "--model", MODEL), f"{fake}: not a readable image")
     mixed = cli("classify", fake, face_photos[0], "--model", MODEL)
     assert mixed.returncode == 1 and mixed.stdout  # the good image's faces are still printed
+
+
+def test_run_into_a_pipe_that_closes_stops_quietly(face_photos):
+    command = (f"set -o pipefail; {sys.executable} -m emotion_device.cli run --model {MODEL} "
+               f"--source {face_photos[0]} --loop | head -n 2")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr

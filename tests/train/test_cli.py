@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -19,6 +21,26 @@ def test_help_lists_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("train", "finetune", "evaluate", "compare", "calibrate-crop", "make-subset"):
         assert f"    {command} " in text or f"    {command}\n" in text, command
+
+
+@pytest.mark.parametrize("command", [["emotion-train", "--help"], ["emotion-train", "train", "--help"],
+                                     ["emotion-train", "finetune", "--help"], ["emotion-convert", "--help"]])
+def test_help_is_quiet_and_loads_no_tensorflow(command):
+    """No TensorFlow/oneDNN banner on stderr: help texts never import TensorFlow."""
+    module = {"emotion-train": "emotion_train.cli", "emotion-convert": "emotion_convert.cli"}[command[0]]
+    code = (f"import sys\nfrom {module} import main\ntry:\n    main({command[1:]!r})\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_the_cli_offers_every_architecture_there_is():
+    from emotion_train.architectures import ARCHITECTURES
+    from emotion_train.run_configs import ARCHITECTURE_NAMES
+
+    assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES
 
 
 def test_every_training_run_ends_with_its_report(tiny_run):

@@ -284,6 +284,8 @@ class Daemon:
         for sink in self.sinks:
             try:
                 call(sink)
+            except BrokenPipeError:
+                raise  # JSON lines on stdout and the reader left (`run | head`): stop
             except Exception as exc:
                 self._sink_failed(sink, action, exc)
 

@@ -6,6 +6,7 @@ not hide the state of the others (model fine, broker reachable).
 
 from __future__ import annotations
 
+import os
 import platform
 import tempfile
 import time
@@ -129,8 +130,8 @@ class Doctor:
         return f"{settings.host}:{settings.port} accepted the connection{auth}{tls}"
 
     def check_outputs(self) -> str:
-        """The folders the daemon writes to accept a file, as this user: the JSON-lines log
-        and the MQTT spool."""
+        """The folders the daemon writes to accept a file, as this user: the JSON-lines log,
+        the MQTT spool and the snapshots. Nothing is created."""
         places = []
         jsonl = self.config.output.jsonl
         if jsonl and jsonl != "-":
@@ -140,10 +141,17 @@ class Doctor:
         if self.config.privacy.debug_snapshots:
             places.append(("privacy.snapshot_dir", Path(self.config.privacy.snapshot_dir)))
         for key, folder in places:
+            # Probe without leaving anything behind: a file in the folder if it exists, else a
+            # folder in its nearest existing parent (where the daemon would create it).
+            existing = folder
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryFile(dir=folder):
-                    pass
+                if existing == folder:
+                    with tempfile.TemporaryFile(dir=folder):
+                        pass
+                else:
+                    os.rmdir(tempfile.mkdtemp(dir=existing))
             except OSError as exc:
                 raise PermissionError(f"{key}: {folder} is not writable: {exc.strerror or exc}") from None
         return ", ".join(f"{key} {folder}" for key, folder in places) + " writable" if places else \

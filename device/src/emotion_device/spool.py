@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emotion_device.errors import UserError
+from emotion_device.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Spool:
         self._cursor_dirty = False
         self._cursor_lock = threading.Lock()  # orders cursor writes; never taken before _lock
         self._cursor_next = 0  # the highest next_seq on disk: a cursor never moves it back
-        self._sync_error: str | None = None
+        self._sync_outage = Outage(log)
         self._last_sync = time.monotonic()
         self._unreported: list[int] = []  # [count, first seq, last seq] of drops not yet logged
         self._last_warning = -math.inf
@@ -404,9 +405,7 @@ class Spool:
         except OSError as exc:
             self._sync_failed(exc, files, fd is not None, dir_dirty, cursor is not None)
         else:
-            if self._sync_error is not None:
-                log.info("spool %s: the disk accepts writes again", self.directory)
-                self._sync_error = None
+            self._sync_outage.ok(f"spool {self.directory}: synced to disk again")
             for handle in files:
                 handle.close()
             with self._lock:
@@ -417,10 +416,8 @@ class Spool:
 
     def _sync_failed(self, exc: OSError, files: list[BinaryIO], writer: bool, dir_dirty: bool,
                      cursor: bool) -> None:
-        message = f"spool {self.directory}: cannot sync to disk: {exc.strerror or exc}; retrying"
-        if message != self._sync_error:
-            log.error(message)
-        self._sync_error = message
+        self._sync_outage.failed(f"spool {self.directory}: cannot sync to disk: {exc.strerror or exc}",
+                                 "; retrying")
         with self._lock:  # everything not done is done again on the next call
             self._retired[:0] = files
             self._writer_dirty |= writer

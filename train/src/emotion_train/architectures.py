@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from emotion_device.preprocess import INPUT_SIZE
+from emotion_train.run_configs import ARCHITECTURE_NAMES
 
 
 def _conv_bn_relu(x, filters: int, stride: int = 1, name: str = ""):
@@ -75,11 +76,8 @@ def build_edge_deep(num_classes: int, dropout: float = 0.3, width: int = 24) -> 
     return build_edge(num_classes, dropout, width, deep=True)
 
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
-    "baseline": build_baseline,
-    "edge": build_edge,
-    "edge-deep": build_edge_deep,
-}
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = dict(zip(
+    ARCHITECTURE_NAMES, (build_baseline, build_edge, build_edge_deep), strict=True))
 
 
 def build(name: str, num_classes: int) -> keras.Model:

@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 from emotion_device.labels import LABEL_SETS
-from emotion_train.architectures import ARCHITECTURES
 from emotion_train.fer2013 import LABEL_SOURCES
-from emotion_train.finetune import PUBLIC_TEST, FinetuneConfig
-from emotion_train.training import CLASS_WEIGHTINGS, TrainConfig
+from emotion_train.run_configs import (
+    ARCHITECTURE_NAMES,
+    CLASS_WEIGHTINGS,
+    PUBLIC_TEST,
+    FinetuneConfig,
+    TrainConfig,
+)
 
 EXAMPLES = """\
 examples:
@@ -61,7 +65,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_train)
     d = TrainConfig(out_dir="")
     p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
-    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURES))
+    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURE_NAMES))
     p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
     p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
                    help="FER2013's own labels, or FER+ votes as majority or soft targets")
@@ -247,13 +251,37 @@ def run_make_subset(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _add_import_fer2013(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import-fer2013", help="build the FER2013 archives from fer2013.csv and FER+'s votes",
+                       description="Writes OUT/fer2013_train.npz (Training) and OUT/fer2013_val.npz "
+                                   "(PublicTest) from the challenge's fer2013.csv and microsoft/FERPlus's "
+                                   "fer2013new.csv; PrivateTest is skipped. Point $EMOTION_DATA at OUT.",
+                       epilog="example:\n  emotion-train import-fer2013 --csv ~/Downloads/fer2013.csv "
+                              "--ferplus ~/src/FERPlus/fer2013new.csv --out ~/data/fer2013\n"
+                              "  export EMOTION_DATA=~/data/fer2013",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_import_fer2013)
+    p.add_argument("--csv", type=Path, required=True, help="the challenge's fer2013.csv")
+    p.add_argument("--ferplus", type=Path, required=True, help="FER+'s fer2013new.csv")
+    p.add_argument("--out", type=Path, required=True, help="folder for the two .npz archives")
+
+
+def run_import_fer2013(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.fer2013_import import import_fer2013
+
+    written = import_fer2013(args.csv, args.ferplus, args.out)
+    print(json.dumps({"out": str(args.out), "rows": written}, indent=2))
+    return 0
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="training throughput of each architecture, in images/s",
                        description="Trains each architecture for a few steps exactly as `train` does "
                                    "(augmentation, XLA) on real PublicTest faces; the first pass "
                                    "(compilation) is not timed. Prints JSON.")
     p.set_defaults(handler=run_bench)
-    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURES), choices=sorted(ARCHITECTURES))
+    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURE_NAMES),
+                   choices=sorted(ARCHITECTURE_NAMES))
     p.add_argument("--steps", type=int, default=30, help="timed steps per architecture")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--data-dir", help="folder with fer2013_val.npz")
@@ -274,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
-                        _add_make_subset, _add_bench):
+                        _add_make_subset, _add_import_fer2013, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -18,7 +18,7 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,37 +34,13 @@ from emotion_train.fer2013 import FaceDataset
 from emotion_train.image_folder import FaceExtractor, FolderDataset, load_image_folder
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
+from emotion_train.run_configs import PUBLIC_TEST, FinetuneConfig
 from emotion_train.training import best_so_far, class_weights, input_pipeline, library_versions
 
 log = logging.getLogger(__name__)
 
-PUBLIC_TEST = "publictest"
 HEAD_LAYERS = ("dropout", "scores")
 POOL_LAYER = "pool"
-
-
-@dataclass
-class FinetuneConfig:
-    base_model: str
-    train_data: str  # a folder dataset, root/<label>/*.png
-    out_dir: str
-    val_data: str = PUBLIC_TEST  # "publictest" or another folder dataset
-    label_set: str = "emotion5"
-    label_source: str = "ferplus-majority"  # PublicTest's labels, for validation and the report
-    head_epochs: int = 10
-    finetune_epochs: int = 10
-    unfreeze_blocks: int = 1
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    finetune_lr_factor: float = 0.1
-    dropout: float = 0.3
-    class_weight: str = "sqrt"
-    augment: bool = True
-    crop_margin: float = 0.0
-    seed: int = 1234
-    val_limit: int | None = None
-    data_dir: str | None = None
-    jit_compile: bool = True
 
 
 def backbone_output(base: keras.Model) -> keras.KerasTensor:

@@ -15,7 +15,7 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,34 +31,10 @@ from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
+from emotion_train.run_configs import CLASS_WEIGHTINGS, TrainConfig
 from emotion_train.warm_start import warm_start
 
 log = logging.getLogger(__name__)
-
-CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
-
-
-@dataclass
-class TrainConfig:
-    out_dir: str
-    architecture: str = "edge"
-    label_set: str = "emotion5"
-    label_source: str = "ferplus-soft"
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    class_weight: str = "sqrt"
-    augment: bool = True
-    seed: int = 1234
-    limit: int | None = None
-    val_limit: int | None = None
-    data_dir: str | None = None
-    jit_compile: bool = True
-    train_folder: str | None = None  # a folder dataset (root/<label>/*.png) instead of FER2013 Training
-    init_from: str | None = None  # a .keras model whose matching layers start this run
-
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
     """Per-class loss weights, normalized so that the average sample weight is 1."""

@@ -5,22 +5,23 @@ Each line is one record, its `type` one of face, state, stats or summary. A file
 (`reopen`) reopens the file for an external logrotate.
 
 A line that cannot be written (a full disk, a yanked SD card) is counted in `dropped` and
-logged once per outage, never raised: the daemon keeps running and the next line tries again,
-starting on a fresh line so a half-written record never glues onto the next one.
+logged once per outage, never raised: the daemon keeps running and the next line tries again.
+Each line is one unbuffered write(); when it fails part-way the file is cut back to where the
+line began, so a reader never sees a torn record.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from emotion_device.errors import UserError
 from emotion_device.events import Record
+from emotion_device.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -31,56 +32,58 @@ class JsonLinesSink:
         self.max_bytes = max_bytes
         self.backups = backups
         self.dropped = 0  # lines that could not be written
-        self._error: str | None = None  # the current outage, logged once
-        self._stream: TextIO = sys.stdout
+        self._outage = Outage(log)
+        self._file: BinaryIO | None = None
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._stream = self._open(self.path)
+                self._file = self._open(self.path)
             except OSError as exc:
                 raise UserError(f"output.jsonl (--log) {self.path}: cannot write it: "
                                 f"{exc.strerror or exc}") from None
 
     @staticmethod
-    def _open(path: Path) -> TextIO:
+    def _open(path: Path) -> BinaryIO:
         # The sink owns its file for the whole run and closes it in close().
-        return open(path, "a", encoding="utf-8")
+        return open(path, "ab", buffering=0)
 
     def _line(self, record: dict) -> None:
-        text = json.dumps(record, separators=(",", ":")) + "\n"
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
         try:
-            if self._error is not None and self.path is not None:
-                self._restart_line()
-            self._stream.write(text)
-            self._stream.flush()
-            if self.path is not None and self.max_bytes and self._stream.tell() >= self.max_bytes:
-                self._rotate(self.path)
+            if self.path is None:
+                sys.stdout.write(data.decode("utf-8"))
+                sys.stdout.flush()
+            else:
+                self._append(self.path, data)
+        except BrokenPipeError:
+            raise  # stdout's reader is gone (`run | head`): the run ends, quietly
         except OSError as exc:
             self.dropped += 1
-            message = f"cannot write to {self.path or 'stdout'}: {exc.strerror or exc}"
-            if message != self._error:
-                log.error("%s; dropping JSON lines until it works again (counted in stats)", message)
-            self._error = message
+            self._outage.failed(f"cannot write to {self.path or 'stdout'}: {exc.strerror or exc}",
+                                "; dropping JSON lines until it works again (counted in stats)")
             return
-        if self._error is not None:
-            log.info("writing to %s again; %d line(s) dropped so far", self.path or "stdout", self.dropped)
-            self._error = None
+        self._outage.ok(f"writing to {self.path or 'stdout'} again; {self.dropped} line(s) dropped so far")
 
-    def _restart_line(self) -> None:
-        """After a failed write: reopen, and end a torn last line so the next record stands alone."""
-        assert self.path is not None
-        with contextlib.suppress(OSError):  # its buffer could not be written either; counted as dropped
-            self._stream.close()
-        self._stream = self._open(self.path)
-        if self._stream.tell() > 0:
-            with open(self.path, "rb") as handle:
-                handle.seek(-1, os.SEEK_END)
-                torn = handle.read(1) != b"\n"
-            if torn:
-                self._stream.write("\n")
+    def _append(self, path: Path, data: bytes) -> None:
+        if self._file is None:  # a reopen failed earlier: try again
+            self._file = self._open(path)
+        fd = self._file.fileno()
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._file.write(view) or 0:]
+        except OSError:
+            try:
+                os.ftruncate(fd, start)  # no torn line for a reader, nor for the next line to join
+            except OSError as exc:
+                log.warning("could not cut a partial line from %s: %s", path, exc.strerror or exc)
+            raise
+        if self.max_bytes and start + len(data) >= self.max_bytes:
+            self._rotate(path)
 
     def _rotate(self, path: Path) -> None:
-        self._stream.close()
+        self._close_file()
         if self.backups == 0:
             path.unlink(missing_ok=True)
         else:
@@ -89,7 +92,12 @@ class JsonLinesSink:
                 if older.exists():
                     os.replace(older, path.with_name(f"{path.name}.{n + 1}"))
             os.replace(path, path.with_name(f"{path.name}.1"))
-        self._stream = self._open(path)
+        self._file = self._open(path)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def write(self, record: Record) -> None:
         self._line(record.to_dict())
@@ -98,25 +106,20 @@ class JsonLinesSink:
         return {"jsonl_dropped": self.dropped} if self.path is not None else {}
 
     def reopen(self) -> None:
-        if self.path is not None:
-            try:
-                self._stream.close()
-            except OSError as exc:
-                log.warning("closing %s for SIGHUP: %s", self.path, exc.strerror or exc)
-            try:
-                self._stream = self._open(self.path)
-            except OSError as exc:
-                self._error = f"cannot reopen {self.path}: {exc.strerror or exc}"
-                log.error("%s; dropping JSON lines until it works again", self._error)
+        if self.path is None:
+            return
+        self._close_file()
+        try:
+            self._file = self._open(self.path)
+        except OSError as exc:  # the next line tries again, and counts itself if it fails
+            log.error("cannot reopen %s: %s", self.path, exc.strerror or exc)
 
     def flush(self) -> None:
-        self._stream.flush()
+        if self.path is None:
+            sys.stdout.flush()
 
     def close(self) -> None:
         if self.path is None:
-            self._stream.flush()
-            return
-        try:
-            self._stream.flush()
-        finally:
-            self._stream.close()
+            sys.stdout.flush()
+        else:
+            self._close_file()

@@ -41,6 +41,7 @@ from emotion_device.errors import UserError
 from emotion_device.events import Record
 from emotion_device.homeassistant import DiscoveryTarget, discovery_messages, status_topic
 from emotion_device.mqtt_client import ID_PATTERN, MqttConfig, default_device_id, make_client
+from emotion_device.outage import Outage
 from emotion_device.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class MqttSink:
         self._state: bytes | None = None
         self._stopping = False
         self._closed = False
-        self._write_error: str | None = None
+        self._store_outage = Outage(log)
         self.lost = 0  # messages that could not be stored (a full disk), since start
         self._client = self._make_client(config.password() if password is None else password)
         self.spool = spool or open_spool(config)
@@ -235,15 +236,13 @@ class MqttSink:
     def _store_failed(self, exc: OSError) -> None:
         """Count the message as lost; say so once per outage, not once per message."""
         self.lost += 1
-        message = f"cannot store MQTT messages in {self.spool.directory}: {exc.strerror or exc}"
-        if message != self._write_error:
-            log.error("%s; they are lost until it works again (counted in stats as spool_lost)", message)
-        self._write_error = message
+        self._store_outage.failed(f"cannot store MQTT messages in {self.spool.directory}: "
+                                  f"{exc.strerror or exc}",
+                                  "; they are lost until it works again (counted in stats as spool_lost)")
 
     def _store_ok(self) -> None:
-        if self._write_error is not None:
-            log.info("storing MQTT messages in %s again; %d lost in total", self.spool.directory, self.lost)
-            self._write_error = None
+        self._store_outage.ok(f"storing MQTT messages in {self.spool.directory} again; "
+                              f"{self.lost} lost in total")
 
     # publishing --------------------------------------------------------------------------------
     def _publish(self, topic: str, payload: bytes, retain: bool,
