@@ -123,6 +123,10 @@ class Daemon:
         if self._outage:
             return
         self._outage = True
+        try:
+            self._settle()  # the frames held before the outage get their detection
+        except Exception:
+            log.exception("classifying the frames before the outage failed; they are not reported")
         self._new_scene()
         self._update_state(time.time())
 
