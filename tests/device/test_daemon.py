@@ -170,3 +170,10 @@ def test_check_config_cli(tmp_path):
     fail = subprocess.run([*run, str(bad)], capture_output=True, text=True)
     assert fail.returncode == 2
     assert "'detector.name' must be one of 'haar', 'blazeface', got 'yolo'" in fail.stderr
+
+
+def test_source_camera_num_picks_picamera2s_camera(tmp_path, picamera2):
+    config = _config(tmp_path, source={"uri": "picamera2", "camera_num": 1})
+    build_daemon(config, max_frames=1).run()
+    assert [camera.camera_num for camera in picamera2.instances] == [1]
+    assert _records(tmp_path, "face")[0]["source"] == "picamera2:1"
