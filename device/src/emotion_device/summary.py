@@ -15,6 +15,8 @@ from collections import defaultdict
 
 from emotion_device.face import Face
 
+MAX_EMPTY_WINDOWS = 60
+
 
 class SummaryWindow:
     def __init__(self, labels: list[str], interval: float) -> None:
@@ -45,9 +47,14 @@ class SummaryWindow:
         return closed
 
     def tick(self, now: float) -> list[dict]:
-        """Close every window that ended before `now`; empty ones in between say so."""
-        closed = []
+        """Close every window that ended before `now`; empty ones in between say so, up to
+        MAX_EMPTY_WINDOWS of them (an hour at 60 s). After a longer gap (a long outage, a
+        clock that jumped) the next window starts at `now`'s, and the gap has no records."""
+        closed: list[dict] = []
         while self._start is not None and now >= self._start + self.interval:
+            if len(closed) > MAX_EMPTY_WINDOWS:
+                self._start = self._window_of(now)
+                break
             closed.append(self._body(self._start, self.interval))
             self._start += self.interval
             self._reset()
