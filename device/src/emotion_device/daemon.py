@@ -179,6 +179,7 @@ class Daemon:
         except Exception:
             self.stats.failed_frames += 1
             self.stats.frames += 1
+            self.tracks.discard_held()  # without this detection nothing can confirm them
             log.exception("frame %d from %s failed; continuing", frame.index, frame.origin)
             return True
         if run_detector:

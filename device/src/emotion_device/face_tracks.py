@@ -74,6 +74,10 @@ class FaceTracks:
         """A frame without detection waits for the next detection to say who was in it."""
         self._held.append((index, frame))
 
+    def discard_held(self) -> None:
+        """Frames that no detection will confirm (it failed): nothing is said about them."""
+        self._held.clear()
+
     def pop_last_held(self) -> tuple[int, Frame] | None:
         """The latest held frame, taken out so a detection on it can settle the others."""
         return self._held.pop() if self._held else None
