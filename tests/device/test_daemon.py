@@ -106,9 +106,11 @@ def test_a_camera_that_disappears_is_reopened_and_the_run_goes_on(tmp_path, face
 def test_state_reports_faces_in_view_and_the_dominant_expression(tmp_path, face_photos):
     config = _config(tmp_path, source={"uri": str(face_photos[0])})
     build_daemon(config).run()
-    (state,) = _records(tmp_path, "state")
+    state, again = _records(tmp_path, "state")  # the second follows the run's one summary
     face = _records(tmp_path, "face")[0]
     assert state["faces"] == 1 and state["dominant"] == face["smoothed_label"]
+    assert again["seq"] == 2 and {k: v for k, v in again.items() if k not in ("seq", "ts")} == {
+        k: v for k, v in state.items() if k not in ("seq", "ts")}
 
 
 def test_publish_interval_limits_messages_per_face(tmp_path, picamera2):
