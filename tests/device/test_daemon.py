@@ -168,3 +168,11 @@ def test_check_config_cli(tmp_path):
     fail = subprocess.run([*run, str(bad)], capture_output=True, text=True)
     assert fail.returncode == 2
     assert "'detector.name' must be one of 'haar', 'blazeface', got 'yolo'" in fail.stderr
+
+
+def test_max_fps_paces_a_file_source_instead_of_decoding_frames_to_drop(tmp_path, face_photos):
+    """A folder or video is read at max_fps, not decoded as fast as possible and mostly
+    thrown away (which burns a Pi's CPU for nothing)."""
+    config = _config(tmp_path, source={"uri": str(face_photos[0]), "loop": True, "max_fps": 4.0})
+    stats = build_daemon(config, max_frames=5).run()
+    assert stats.frames == 5 and stats.dropped_frames == 0

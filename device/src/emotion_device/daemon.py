@@ -78,8 +78,19 @@ class Daemon:
         self._last_processed = now
         return False
 
+    def _pace(self) -> None:
+        """A file or folder is read no faster than max_fps: wait for the next frame's turn
+        instead of decoding frames only to drop them. A live source is read at its own pace
+        and the extra frames are dropped (_rate_limited), so each one processed is fresh."""
+        if self.options.max_fps <= 0 or self.source.live or not self._last_processed:
+            return
+        wait = self._last_processed + 1.0 / self.options.max_fps - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
     def step(self) -> bool:
         """Process one frame; False when a finite source is exhausted."""
+        self._pace()
         started = time.monotonic()
         frame = self.source.read()
         captured = time.monotonic()
