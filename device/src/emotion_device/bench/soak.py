@@ -4,7 +4,8 @@ A benchmark, not a test: it runs `emotion-device run` as its own process against
 Mosquitto on 127.0.0.1 (needs the `mosquitto` binary), on a video clip made from real photos,
 capped at a modest frame rate. The broker goes away for `outage` of the run in the middle, so
 the spool fills and drains. Every `sample` seconds it records the daemon's RSS (from /proc),
-and from each stats message (MQTT) the fps and the spool depth. It reports RSS growth, fps
+the spool's size on disk, and from the latest stats message (MQTT, so not during the outage)
+the fps and the spool depth. It reports RSS growth, fps
 drift and spool depth over time, and saves every sample as JSON.
 
     python -m emotion_device.bench.soak --minutes 60 --fps 5 --photos ../shared/demo --out soak.json
@@ -220,8 +221,10 @@ reconnect_max_delay = 5.0
                     down = False
                 stats = watcher.latest() or {}
                 mqtt_stats = stats.get("mqtt", {})
+                spool_bytes = sum(f.stat().st_size for f in (folder / "spool").glob("seg-*.jsonl"))
                 samples.append({"t_s": round(now, 1), **memory_of(daemon.pid),
-                                "outage": down, "fps": stats.get("fps"), "frames": stats.get("frames"),
+                                "spool_disk_bytes": spool_bytes, "outage": down, "fps": stats.get("fps"),
+                                "frames": stats.get("frames"),
                                 "faces": stats.get("faces"), "failed_frames": stats.get("failed_frames"),
                                 "spool_messages": mqtt_stats.get("spool_messages"),
                                 "daemon_rss_mb": stats.get("rss_mb")})
