@@ -179,3 +179,12 @@ def test_source_camera_num_picks_picamera2s_camera(tmp_path, picamera2):
     build_daemon(config, max_frames=1).run()
     assert [camera.camera_num for camera in picamera2.instances] == [1]
     assert _records(tmp_path, "face")[0]["source"] == "picamera2:1"
+
+
+def test_max_fps_paces_a_file_source_instead_of_decoding_frames_to_drop(tmp_path, face_photos):
+    """Photos are read at max_fps, not read as fast as possible and mostly thrown away (which
+    burns a Pi's CPU for nothing). A video file's max_fps counts in its media time instead
+    (test_media_time)."""
+    config = _config(tmp_path, source={"uri": str(face_photos[0]), "loop": True, "max_fps": 4.0})
+    stats = build_daemon(config, max_frames=5).run()
+    assert stats.frames == 5 and stats.dropped_frames == 0 and stats.skipped_frames == 0

@@ -87,6 +87,7 @@ class Daemon:
         self._gaps: dict[int, float] = {}  # processed frame -> the time it stands for
         self._clock: float | None = None  # the latest frame's time (media time for a file)
         self._last_processed: float | None = None
+        self._last_read: float | None = None  # monotonic, for _pace
         self._last_stats = time.monotonic()
         self._last_state: RoomState | None = None
         self.scene = SceneCutDetector(tracks.tracker.options.scene_cut)
@@ -135,11 +136,24 @@ class Daemon:
         self.scene.reset()
         self._phase = 0  # detect on the next frame
 
+    def _pace(self) -> None:
+        """Photos (an image file or folder, which have no media time) are read no faster than
+        max_fps: wait for the next one's turn instead of reading them only to drop them. A
+        video file's max_fps counts in its media time instead (_rate_limited), so its records
+        do not depend on the machine; a live source is read at its own pace and the extra
+        frames are dropped, so each one processed is fresh."""
+        if self.options.max_fps <= 0 or not getattr(self.source, "stills", False) or self._last_read is None:
+            return
+        wait = self._last_read + 1.0 / self.options.max_fps - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
     def step(self) -> bool:
         """Process one frame; False when a finite source is exhausted."""
+        self._pace()
         started = time.monotonic()
         frame = self.source.read()
-        captured = time.monotonic()
+        captured = self._last_read = time.monotonic()
         if frame is None:
             if not self.source.live:
                 return False
