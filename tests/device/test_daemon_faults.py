@@ -29,7 +29,7 @@ class BrokenSink:
         self.calls += 1
         raise RuntimeError("bug in a sink")
 
-    write = write_state = write_stats = reopen = flush = close = _fail
+    write = reopen = flush = close = _fail
 
 
 def _config(tmp_path: Path, **sections: dict) -> object:
@@ -60,7 +60,7 @@ def test_a_raising_sink_is_counted_and_the_others_get_every_record(tmp_path, fac
     faces = [r for r in records if r["type"] == "face"]
     assert len(faces) == stats.faces == 6  # one face per frame, all of them in the log
     assert records[-1]["type"] == "stats"  # the final stats were written, so the log was closed last
-    # The final record counts every failure before it: all but its own write_stats and close().
+    # The final record counts every failure before it: all but its own write and close().
     assert records[-1]["sink_errors"] == {"BrokenSink": broken.calls - 2}
     assert stats.sink_errors == {"BrokenSink": broken.calls}
     logged = [r for r in caplog.records if "BrokenSink.write failed" in r.getMessage()]

@@ -35,6 +35,7 @@ name = "{MODELS / 'emotion5.tflite'}"
 [output]
 publish_interval = 0.0
 stats_interval = 1.0
+summary_interval = 1.0
 [mqtt]
 host = "127.0.0.1"
 port = {port}
@@ -62,7 +63,8 @@ def test_the_daemon_publishes_faces_state_stats_discovery_and_availability(broke
     daemon = _start(config_file)
     try:
         subscriber.wait_for(lambda m: len([x for x in m if x.topic == f"{PREFIX}/face"]) >= 8
-                            and any(x.topic == f"{PREFIX}/stats" for x in m), 60, "faces and stats")
+                            and any(x.topic == f"{PREFIX}/stats" for x in m)
+                            and any(x.topic == f"{PREFIX}/summary" for x in m), 60, "faces, stats, a summary")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0, daemon.stderr.read()
         subscriber.wait_for(lambda m: any(x.payload == b"stopped" for x in m), 10, "stopped")
@@ -72,15 +74,20 @@ def test_the_daemon_publishes_faces_state_stats_discovery_and_availability(broke
 
     faces = [m.json() for m in subscriber.on(f"{PREFIX}/face")]
     for face in faces:
-        assert face["schema"] == 1 and face["device_id"] == DEVICE
+        assert face["schema"] == 2 and face["type"] == "face" and face["device_id"] == DEVICE
         assert face["label"] in face["scores"] and face["smoothed_label"] in face["scores"]
-    # One seq counter for every JSON topic: no gaps overall, and increasing within each topic
-    # (retained state is sent directly, so it may overtake spooled faces).
+    # Each type counts its own seq: the spooled ones (face, stats, summary) arrive without a
+    # gap from 1; the retained state only ever moves forward.
     by_topic = {kind: [m.json()["seq"] for m in subscriber.on(f"{PREFIX}/{kind}")]
-                for kind in ("face", "stats", "state")}
-    seqs = sorted(seq for values in by_topic.values() for seq in values)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq has no gaps"
-    assert all(v == sorted(v) for v in by_topic.values())
+                for kind in ("face", "stats", "summary", "state")}
+    for kind in ("face", "stats", "summary"):
+        assert by_topic[kind] == list(range(1, len(by_topic[kind]) + 1)), f"{kind} seq has no gaps"
+    assert by_topic["state"] == sorted(by_topic["state"])
+    runs = {m.json()["run"] for m in subscriber.messages
+            if m.topic.startswith(PREFIX) and m.payload[:1] == b"{"}
+    assert len(runs) == 1
+    summary = subscriber.on(f"{PREFIX}/summary")[0].json()
+    assert set(summary["share"]) == set(faces[0]["scores"]) and summary["interval_s"] > 0
     state = subscriber.on(f"{PREFIX}/state")[-1].json()
     assert state["faces"] >= 1 and state["dominant"] in faces[0]["scores"]
     stats = subscriber.on(f"{PREFIX}/stats")[-1].json()
@@ -89,7 +96,9 @@ def test_the_daemon_publishes_faces_state_stats_discovery_and_availability(broke
     assert availability[0] == b"online" and availability[-1] == b"stopped"
     discovery = {m.topic: m.json() for m in subscriber.messages if m.topic.startswith("homeassistant/")}
     emotion = discovery[f"homeassistant/sensor/{DEVICE}/emotion/config"]
-    assert emotion["device_class"] == "enum" and emotion["options"] == list(faces[0]["scores"])
+    assert emotion["device_class"] == "enum" and emotion["options"] == [*faces[0]["scores"], "nobody"]
+    share = discovery[f"homeassistant/sensor/{DEVICE}/happy_share/config"]
+    assert share["state_topic"] == f"{PREFIX}/summary" and share["unit_of_measurement"] == "%"
     assert emotion["availability_topic"] == f"{PREFIX}/available"
 
     late = Subscriber(broker.port, [f"{PREFIX}/available", f"{PREFIX}/state"])

@@ -4,21 +4,24 @@ import signal
 import subprocess
 import sys
 
-from emotion_device.events import FaceEvent
+from emotion_device.events import Record, Records, face_body
 from emotion_device.face import Box, Face
 from emotion_device.sinks import JsonLinesSink
 from tests.conftest import MODELS
 from tests.device.mosquitto import wait_until
 
+RECORDS = Records("test-device")
 
-def _event(seq: int) -> FaceEvent:
+
+def _event(seq: int) -> Record:
     face = Face(Box(1, 2, 3, 4), {"happy": 0.9, "sad": 0.1}, "happy", 0.9)
-    return FaceEvent(seq, 1.0, seq, "test", 0, face)
+    return RECORDS.make("face", 1.0, face_body(seq, "test", 0, face))
 
 
 def test_the_file_rotates_by_size_and_keeps_n_backups(tmp_path):
     path = tmp_path / "faces.jsonl"
     sink = JsonLinesSink(path, max_bytes=2000, backups=2)
+    first = RECORDS.count("face") + 1
     for seq in range(1, 101):
         sink.write(_event(seq))
     sink.close()
@@ -27,7 +30,7 @@ def test_the_file_rotates_by_size_and_keeps_n_backups(tmp_path):
     assert all(p.stat().st_size <= 2000 + 300 for p in tmp_path.iterdir())
     newest = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
     older = [json.loads(line)["seq"] for line in (tmp_path / "faces.jsonl.1").read_text().splitlines()]
-    assert newest[-1] == 100 and older[-1] + 1 == newest[0]  # nothing lost between the two newest
+    assert newest[-1] == first + 99 and older[-1] + 1 == newest[0]  # nothing lost between the two newest
 
 
 def test_sighup_reopens_the_log_after_an_external_rotation(tmp_path, face_photos):

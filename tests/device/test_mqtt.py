@@ -15,7 +15,7 @@ import pytest
 
 from emotion_device import __version__
 from emotion_device.errors import UserError
-from emotion_device.events import FaceEvent
+from emotion_device.events import SCHEMA_VERSION, Record, face_body
 from emotion_device.face import Box, Face
 from emotion_device.mqtt_client import MqttConfig, resolve_password
 from emotion_device.sinks.mqtt import MqttSink
@@ -34,10 +34,18 @@ DEVICE = "pi-test"
 BASE = f"emotion-edge/{DEVICE}"
 
 
-def face_event(n: int) -> FaceEvent:
+RUN = "2026-12-02T05:00:00.000Z"
+
+
+def record(kind: str, seq: int, body: dict, ts: float | None = None) -> Record:
+    return Record(kind, seq, time.time() if ts is None else ts, DEVICE, RUN, body)
+
+
+def face_event(n: int) -> Record:
+    """The n-th face record of a run (its seq is n)."""
     scores = dict.fromkeys(LABELS, 0.05) | {"happy": 0.8}
     face = Face(box=Box(10 + n, 20, 64, 64), scores=scores, label="happy", confidence=0.8)
-    return FaceEvent(n, time.time(), n, "camera 0", 0, face)
+    return record("face", n, face_body(n, "camera 0", 0, face))
 
 
 @pytest.fixture
@@ -97,29 +105,34 @@ def first_arrivals(messages) -> list[int]:
     return order
 
 
-def test_faces_state_and_stats_arrive_in_one_schema_with_continuous_seq(broker, make_sink, subscribers):
+def test_every_record_type_arrives_as_it_was_written_on_its_topic(broker, make_sink, subscribers):
     live = Subscriber(broker.port, [f"{BASE}/#"])
     subscribers.append(live)
     sink = connected(make_sink(broker.port))
     events = [face_event(n) for n in range(1, 4)]
     for event in events:
         sink.write(event)
-    sink.write_state({"ts": 1795576123.5, "faces": 1, "dominant": "happy", "face_labels": {"1": "happy"}})
-    sink.write_stats({"fps": 4.2, "frames": 3})
+    sink.write(record("state", 1, {"faces": 1, "dominant": "happy", "face_labels": {"1": "happy"}},
+                      ts=1795576123.5))
+    sink.write(record("stats", 1, {"fps": 4.2, "frames": 3}))
+    sink.write(record("summary", 1, {"interval_s": 60.0, "share": {"happy": 100.0}}))
     sink.write(face_event(4))
     assert sink.flush(5)
-    live.wait_for(lambda m: sum(x.topic != f"{BASE}/available" for x in m) >= 6, 5, "six messages")
+    live.wait_for(lambda m: sum(x.topic != f"{BASE}/available" for x in m) >= 7, 5, "seven messages")
 
     faces = [m.json() for m in live.on(f"{BASE}/face")]
     state = [m.json() for m in live.on(f"{BASE}/state")]
     stats = [m.json() for m in live.on(f"{BASE}/stats")]
-    assert len(faces) == 4 and len(state) == 1 and len(stats) == 1
-    for payload in faces + state + stats:
-        assert payload["schema"] == 1 and payload["device_id"] == DEVICE
-        assert isinstance(payload["ts"], float)
-    assert sorted(p["seq"] for p in faces + state + stats) == list(range(1, 7))
-    assert [p["seq"] for p in faces] == sorted(p["seq"] for p in faces)
-    assert faces[0]["ts"] == round(events[0].timestamp, 3)
+    summary = [m.json() for m in live.on(f"{BASE}/summary")]
+    assert len(faces) == 4 and len(state) == 1 and len(stats) == 1 and len(summary) == 1
+    for payload in faces + state + stats + summary:
+        assert payload["schema"] == SCHEMA_VERSION and payload["device_id"] == DEVICE
+        assert payload["run"] == RUN and isinstance(payload["ts"], float)
+    assert [p["seq"] for p in faces] == [1, 2, 3, 4]  # each type its own gapless counter
+    assert state[0]["seq"] == stats[0]["seq"] == summary[0]["seq"] == 1
+    kinds = [p["type"] for p in faces + state + stats + summary]
+    assert kinds == ["face"] * 4 + ["state", "stats", "summary"]
+    assert faces[0]["ts"] == round(events[0].ts, 3)
     assert faces[0]["label"] == "happy" and faces[0]["scores"]["happy"] == 0.8
     assert faces[0]["box"] == [11, 20, 64, 64] and faces[0]["source"] == "camera 0"
     assert state[0]["ts"] == 1795576123.5 and state[0]["dominant"] == "happy" and state[0]["faces"] == 1
@@ -293,7 +306,8 @@ def test_spooled_messages_are_sent_by_the_next_run(durable_broker, make_sink, tm
     subscribers.append(reader)
     durable_broker.stop(signal.SIGTERM)
     first = make_sink(durable_broker.port)
-    written = [first.write(face_event(n)) for n in range(1, 6)] + [first.write_stats({"fps": 1.0})]
+    written = [first.write(face_event(n)) for n in range(1, 6)]
+    written.append(first.write(record("stats", 1, {"fps": 1.0})))
     caplog.set_level(logging.WARNING)
     first.close(timeout=0.2)
     assert "6 MQTT message(s)" in caplog.text and "stay in" in caplog.text
@@ -303,9 +317,10 @@ def test_spooled_messages_are_sent_by_the_next_run(durable_broker, make_sink, tm
     second = make_sink(durable_broker.port)
     assert second.flush(10), f"spool not drained: {second.spool.depth}"
     reader.wait_for(lambda m: len(m) >= 6, 10, "the six spooled messages")
-    assert first_arrivals(reader.messages) == written == [1, 2, 3, 4, 5, 6]
-    assert [m.topic for m in reader.messages][-1] == f"{BASE}/stats"
-    assert second.write(face_event(7)) == 7  # seq continues across runs
+    assert written == [1, 2, 3, 4, 5, 6]  # the spool's own order
+    assert [(m.json()["type"], m.json()["seq"]) for m in reader.messages][:6] == [
+        ("face", 1), ("face", 2), ("face", 3), ("face", 4), ("face", 5), ("stats", 1)]
+    assert second.write(face_event(6)) == 7  # the spool's order continues across runs
     assert second.flush(5)
 
 
@@ -366,9 +381,9 @@ def test_home_assistant_discovery_is_retained_and_repeated_when_ha_comes_online(
     assert all(m.retain for m in ha.messages)
     emotion = ha.on(config_topics[0])[0].json()
     faces = ha.on(config_topics[1])[0].json()
-    assert emotion["device_class"] == "enum" and emotion["options"] == LABELS
-    assert "value_json.dominant" in emotion["value_template"]
-    assert "value_json.faces" in faces["value_template"]
+    assert emotion["device_class"] == "enum" and emotion["options"] == [*LABELS, "nobody"]
+    assert emotion["value_template"] == "{{ value_json.dominant }}"  # "nobody" is shown as it is
+    assert "value_json.faces" in faces["value_template"] and faces["unit_of_measurement"] == "faces"
     for config in (emotion, faces):
         assert config["state_topic"] == sink.topics.state
         assert config["availability_topic"] == sink.topics.available

@@ -32,13 +32,13 @@ def test_run_writes_a_json_line_per_face_and_stops_at_max_frames(photo_folder, t
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in log.read_text().splitlines()]
     events = [r for r in records if r["type"] == "face"]
-    assert {r["type"] for r in records} == {"face", "state", "stats"}
+    assert {r["type"] for r in records} == {"face", "state", "stats", "summary"}
     assert records[-1]["type"] == "stats" and records[-1]["frames"] == frames
     assert {e["frame"] for e in events} <= set(range(frames))
     assert len({e["frame"] for e in events}) >= frames - 1  # each real photo holds a face
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for event in events:
-        assert event["schema"] == 1 and event["label"] in event["scores"]
+        assert event["schema"] == 2 and event["label"] in event["scores"]
     assert f"stopped (max-frames): {frames} frames" in result.stderr
 
 

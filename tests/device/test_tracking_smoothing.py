@@ -22,13 +22,21 @@ def test_faces_keep_their_ids_while_they_move_and_new_faces_get_new_ids():
     assert ids[0] == a and ids[1] not in (a, b)
 
 
-def test_follow_predicts_boxes_between_detections_and_tracks_expire():
+def test_detections_match_the_predicted_boxes_and_tracks_expire():
     tracker = IouTracker(TrackerOptions(max_missed_frames=5))
     (fid,) = tracker.update([Box(0, 0, 40, 40)], frame=0)
     tracker.update([Box(10, 0, 40, 40)], frame=5)  # moving right at 2 px/frame
-    assert tracker.follow(frame=8) == [(fid, Box(16, 0, 40, 40))]
+    assert tracker.tracks[fid].predicted(8) == Box(16, 0, 40, 40)
     assert tracker.update([Box(24, 0, 40, 40)], frame=10) == [fid]  # the prediction kept it
-    assert tracker.expire(frame=16) == [fid] and tracker.follow(17) == []
+    assert tracker.expire(frame=16) == [fid] and tracker.tracks == {}
+
+
+def test_ids_are_not_reused_after_every_track_ended():
+    tracker = IouTracker()
+    (first,) = tracker.update([Box(0, 0, 40, 40)], frame=0)
+    tracker.clear()
+    (second,) = tracker.update([Box(0, 0, 40, 40)], frame=1)  # same place, but a new scene
+    assert second != first
 
 
 def test_smoothing_holds_the_label_until_a_challenger_leads_long_enough():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from emotion_device.classifier import EmotionClassifier
+from emotion_device.config import DetectorSection
 from emotion_device.detectors import create_detector
 from emotion_device.face import Box
 from emotion_device.images import read_image
@@ -81,7 +82,9 @@ def test_tta_is_off_unless_asked_for(bundled_model):
 
 def _expected(photo, tta_flip: bool) -> dict[tuple, dict]:
     """Scores by box, as the classifier with or without flip TTA gives them in this process."""
-    pipeline = FacePipeline(create_detector("haar"), EmotionClassifier(MODEL, tta_flip=tta_flip))
+    detector = DetectorSection()  # the CLI's default detector
+    pipeline = FacePipeline(create_detector(detector.name, detector.options()),
+                            EmotionClassifier(MODEL, tta_flip=tta_flip))
     faces = pipeline.process(read_image(photo))
     return {tuple(face.box.to_list()): face.to_dict()["scores"] for face in faces}
 

@@ -17,15 +17,22 @@ COLOURS = {  # BGR
 }
 
 
-def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
+def annotate(image: np.ndarray, faces: list[Face], smoothed: bool = False) -> np.ndarray:
+    """Boxes and labels: the model's own, or (`smoothed`) each track's id and smoothed label."""
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
     thickness = max(2, round(max(canvas.shape[:2]) / 400))
     scale = max(0.5, max(canvas.shape[:2]) / 1200)
     for face in faces:
         b = face.box
-        colour = COLOURS.get(face.label, (255, 255, 255))
+        label, confidence = face.label, face.confidence
+        if smoothed and face.smoothed_label is not None:
+            label = face.smoothed_label
+            confidence = (face.smoothed_scores or {}).get(label, confidence)
+        colour = COLOURS.get(label, (255, 255, 255))
         cv2.rectangle(canvas, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, thickness)
-        text = f"{face.label} {face.confidence:.0%}"
+        text = f"{label} {confidence:.0%}"
+        if smoothed and face.face_id is not None:
+            text = f"#{face.face_id} {text}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = max(0, b.y - th - base - 4)
         cv2.rectangle(canvas, (b.x, top), (b.x + tw + 4, top + th + base + 4), colour, -1)

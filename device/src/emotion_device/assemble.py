@@ -18,7 +18,8 @@ from emotion_device.models import resolve_model
 from emotion_device.pipeline import FacePipeline
 from emotion_device.sinks import JsonLinesSink, MqttSink, Sink
 from emotion_device.snapshots import SnapshotWriter
-from emotion_device.sources import open_source
+from emotion_device.sources import FrameSource, open_source, parse_start_time
+from emotion_device.video import AnnotatedVideo
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,37 @@ def build_sinks(config: Config, labels: list[str], model: str = "emotion-edge") 
     return sinks
 
 
-def build_daemon(config: Config, max_frames: int | None = None) -> Daemon:
-    """A daemon that owns its source and sinks (Daemon.run closes them)."""
+def _video_fps(source: FrameSource, max_fps: float) -> float:
+    """The annotated video's rate: max_fps when set, one picture a second for photos, a
+    file's own rate, else 10."""
+    if max_fps > 0:
+        return max_fps
+    if getattr(source, "stills", False):
+        return 1.0
+    return getattr(source, "fps", 0.0) or 10.0
+
+
+def build_daemon(config: Config, max_frames: int | None = None,
+                 annotate_video: str | None = None) -> Daemon:
+    """A daemon that owns its source and sinks (Daemon.run closes them). `annotate_video`
+    names a file for `run --annotate-video` (faces reach the disk: opt-in only)."""
     pipeline = build_pipeline(config)
     src = config.source
     tracks = FaceTracks(pipeline.labels, config.tracking, config.smoothing, config.output.publish_interval)
     options = LoopOptions(every_n=config.detector.every_n, max_frames=max_frames,
-                          max_fps=config.source.max_fps, stats_interval=config.output.stats_interval)
+                          max_fps=config.source.max_fps, stats_interval=config.output.stats_interval,
+                          summary_interval=config.output.summary_interval, device_id=config.device.id)
     with contextlib.ExitStack() as opened:
         source = open_source(src.uri, loop=src.loop, size=(src.width, src.height),
-                             lores_width=src.lores_width, reopen_max_delay=src.reopen_max_delay)
+                             lores_width=src.lores_width, reopen_max_delay=src.reopen_max_delay,
+                             camera_num=src.camera_num, start_time=parse_start_time(src.start_time))
         opened.callback(source.close)
         snapshots = None
         if config.privacy.debug_snapshots:
             snapshots = SnapshotWriter(config.privacy.snapshot_dir, pipeline.crop_spec)
+        video = None
+        if annotate_video:
+            video = AnnotatedVideo(annotate_video, _video_fps(source, config.source.max_fps))
         sinks = build_sinks(config, pipeline.labels, pipeline.classifier.card.name)
         opened.pop_all()
-    return Daemon(source, pipeline, tracks, sinks, options, snapshots=snapshots)
+    return Daemon(source, pipeline, tracks, sinks, options, snapshots=snapshots, video=video)

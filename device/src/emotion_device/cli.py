@@ -73,6 +73,7 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         ("mqtt", "host"): getattr(args, "mqtt_host", None),
         ("mqtt", "port"): getattr(args, "mqtt_port", None),
         ("detector", "every_n"): getattr(args, "every_n", None),
+        ("source", "start_time"): getattr(args, "start_time", None),
     }
     for (section, key), value in overrides.items():
         if value is not None:
@@ -138,10 +139,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("run needs --source or a --config with [source] uri")
     config = _apply_overrides(config, args)
     check_model(config, args.config or "command line")  # the same refusal as check-config's
-    daemon = build_daemon(config, max_frames=args.max_frames)
+    daemon = build_daemon(config, max_frames=args.max_frames, annotate_video=args.annotate_video)
     stats = daemon.run()
     if stats.frames == 0 and daemon.stop_reason == "end of source":
         raise SourceError(f"source {config.source.uri}: no frame could be read (see the log above)")
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from emotion_device import summarize
+
+    summaries, unreadable = summarize.read_summaries(args.logs)
+    if unreadable:
+        log.warning("skipped %d line(s) that are not JSON (a torn last line?)", unreadable)
+    if not summaries:
+        raise UserError(f"no summary records in {', '.join(map(str, args.logs))} (the daemon writes "
+                        "them every output.summary_interval since schema 2)")
+    buckets, labels = summarize.bucketize(summaries, args.per)
+    table = summarize.rows(buckets, labels)
+    print(json.dumps(table, indent=2) if args.json else summarize.format_table(table))
+    if args.csv:
+        summarize.write_csv(table, args.csv)
+        log.info("CSV written to %s", args.csv)
+    if args.plot:
+        summarize.write_timeline(buckets, labels, args.plot, f"emotion-edge, per {args.per}")
+        log.info("timeline written to %s", args.plot)
     return 0
 
 
@@ -174,7 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     options = BenchOptions(
         models=args.models, photo=args.photo, video=args.video, float_dir=args.float_dir,
-        peer=args.peer, frames=args.frames, pipeline=not args.no_pipeline,
+        peer=args.peer, demo=args.demo, faces=args.faces, frames=args.frames, pipeline=not args.no_pipeline,
         latency=LatencyOptions(invokes=args.invokes, threads=tuple(args.threads), batch=args.batch))
     result = run_bench(options)
     print(json.dumps(result, indent=2) if args.json else format_tables(result))
@@ -220,8 +242,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
     p.add_argument("--every-n", type=_at_least_one, metavar="N", help="run the detector every N frames")
     p.add_argument("--loop", action="store_true", help="repeat an image folder or video file")
+    p.add_argument("--annotate-video", metavar="OUT",
+                   help="also write every frame with its faces' boxes and smoothed labels to OUT "
+                        "(.mp4, .avi, or .gif with emotion-device[plots]); this writes faces to disk")
+    p.add_argument("--start-time", metavar="WHEN",
+                   help="a video file's start, ISO 8601 (2026-12-01T09:00:00+01:00) or seconds since "
+                        "the epoch: its records carry this plus the media position (default: 0)")
     _add_model_flags(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summarize", help="per-minute or per-hour table (and CSV, plot) from JSON-lines logs",
+                       description="Adds up the daemon's summary records (face-seconds per label, faces "
+                                   "in view, faces seen) per minute or hour and device. Each LOG's rotated "
+                                   "copies (LOG.1, LOG.2, ...) are read too, oldest first.",
+                       epilog="examples:\n  emotion-device summarize /var/log/emotion-edge/faces.jsonl\n"
+                              "  emotion-device summarize faces.jsonl --per hour --csv day.csv "
+                              "--plot day.png",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("logs", nargs="+", metavar="LOG", type=Path)
+    p.add_argument("--per", choices=("minute", "hour"), default="minute",
+                   help="bucket size (default: minute)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="also write a timeline: faces in view and each label's share "
+                        "(needs emotion-device[plots], i.e. matplotlib)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("check-config", help="validate a config file without starting anything")
     p.add_argument("file", metavar="FILE")
@@ -247,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", type=Path, help="time the pipeline on this video instead")
     p.add_argument("--float-dir", type=Path, help="folder with <name>.float.tflite twins")
     p.add_argument("--peer", type=Path, help="fer's emotion_model_quantized.tflite, for the ratio")
+    p.add_argument("--demo", type=Path, metavar="DIR",
+                   help="the demo photos (../shared/demo): with --peer, the defaults and fer's whole "
+                        "pipeline on a clip of them; with --faces, the detection check")
+    p.add_argument("--faces", type=Path, metavar="NPZ",
+                   help="FER2013 Training (fer2013_train.npz): faces the detection check pastes into the "
+                        "demo photos to measure each detector's recall and precision")
     p.add_argument("--invokes", type=int, default=1000, help="timed invokes per latency row")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--batch", type=int, default=4, help="also time a batch of this many faces")

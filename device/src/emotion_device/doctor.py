@@ -72,7 +72,7 @@ class Doctor:
 
         src = self.config.source
         source = open_source(src.uri, size=(src.width, src.height), lores_width=src.lores_width,
-                             reopen_max_delay=1.0)
+                             reopen_max_delay=1.0, camera_num=src.camera_num)
         try:
             deadline = time.monotonic() + 5
             frame = None

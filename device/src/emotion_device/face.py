@@ -17,6 +17,12 @@ class Box:
     def scaled(self, factor: float) -> Box:
         return Box(*(round(v * factor) for v in (self.x, self.y, self.w, self.h)))
 
+    def clipped(self, width: int, height: int) -> Box:
+        """The part of the box inside a width x height frame."""
+        x0, y0 = max(0, self.x), max(0, self.y)
+        x1, y1 = min(width, self.x + self.w), min(height, self.y + self.h)
+        return Box(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
     def to_list(self) -> list[int]:
         return [self.x, self.y, self.w, self.h]
 

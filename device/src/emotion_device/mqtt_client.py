@@ -152,5 +152,9 @@ def make_client(config: MqttConfig, client_id: str, password: str | None) -> mqt
 
 
 def default_device_id() -> str:
+    """The host name; under the template unit emotion-device@<name> (EMOTION_EDGE_INSTANCE set),
+    <host>-<name>, so each camera of one host is a device of its own."""
     host = socket.gethostname().split(".")[0]
-    return re.sub(r"[^A-Za-z0-9_-]", "-", host) or "emotion-edge"
+    instance = os.environ.get("EMOTION_EDGE_INSTANCE", "")
+    name = f"{host}-{instance}" if instance else host
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name) or "emotion-edge"

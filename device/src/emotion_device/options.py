@@ -63,14 +63,12 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
-           ge: float | None = None, gt: float | None = None, le: float | None = None,
+def option(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
            lt: float | None = None, choices: Iterable[Any] | None = None, pattern: str | None = None,
-           expected: str | None = None, repr: bool = True) -> Any:
+           expected: str | None = None) -> Any:
     """A dataclass field with limits that Options checks."""
     limits = Limits(ge, gt, le, lt, tuple(choices) if choices is not None else None, pattern, expected)
-    return dataclasses.field(default=default, default_factory=default_factory, repr=repr,
-                             metadata={"limits": limits})
+    return dataclasses.field(default=default, metadata={"limits": limits})
 
 
 _FIELD_TYPES: dict[type, dict[str, Any]] = {}

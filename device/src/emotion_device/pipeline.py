@@ -32,9 +32,13 @@ class FacePipeline:
 
     def classify(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """Scores [N,C] for the faces at `boxes`, cropped from the full-resolution image."""
-        if not boxes:
+        return self.classify_crops([(image, box) for box in boxes])
+
+    def classify_crops(self, faces: list[tuple[np.ndarray, Box]]) -> np.ndarray:
+        """Scores [N,C] for faces from one or several frames, (image, box) each, in one invoke."""
+        if not faces:
             return np.zeros((0, len(self.labels)), np.float32)
-        crops = np.stack([face_crop_48(image, box, self.crop_spec) for box in boxes])
+        crops = np.stack([face_crop_48(image, box, self.crop_spec) for image, box in faces])
         return self.classifier.scores(to_model_input(crops))
 
     def process(self, image: np.ndarray) -> list[Face]:

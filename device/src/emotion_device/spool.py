@@ -215,19 +215,13 @@ class Spool:
         self._next_seq += 1
         return seq
 
-    def reserve_seq(self) -> int:
-        """The next seq, for a message that is sent without being stored (latest-value topics)."""
-        with self._lock:
-            self._check_open()
-            return self._issue_seq()
-
     # appending ---------------------------------------------------------------------------
     def append(self, topic: str, payload: dict) -> int:
-        """Store a message and return its seq, which is also written into the payload's "seq"."""
+        """Store a message and return its seq, the spool's own order (the payload is kept as it is)."""
         with self._lock:
             self._check_open()
             seq = self._issue_seq()
-            body = _dumps({**payload, "seq": seq})
+            body = _dumps(payload)
             line = b'{"seq":%d,"topic":%s,"payload":%s}\n' % (seq, _dumps(topic), body)
             self._write_line(seq, line)
             self._entries.append(SpoolEntry(seq, topic, body, len(line)))

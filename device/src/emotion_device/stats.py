@@ -29,7 +29,8 @@ class RunStats:
     frames: int = 0
     faces: int = 0
     failed_frames: int = 0
-    dropped_frames: int = 0  # skipped to respect max_fps
+    dropped_frames: int = 0  # live frames skipped to respect max_fps
+    skipped_frames: int = 0  # file frames left out by max_fps, counted in media time
     sink_errors: dict[str, int] = field(default_factory=dict)  # sink class -> calls that raised
     started: float = field(default_factory=time.monotonic)
     _interval_start: float = field(default_factory=time.monotonic)
@@ -39,9 +40,12 @@ class RunStats:
     def record(self, stage: str, seconds: float) -> None:
         self._timings[stage].append(seconds * 1000)
 
-    def frame_done(self, faces: int) -> None:
+    def frame_done(self) -> None:
         self.frames += 1
         self._interval_frames += 1
+
+    def add_faces(self, faces: int) -> None:
+        """Faces are counted when classified, which for held frames is at the next detection."""
         self.faces += faces
 
     @property
@@ -67,6 +71,7 @@ class RunStats:
             "faces": self.faces,
             "failed_frames": self.failed_frames,
             "dropped_frames": self.dropped_frames,
+            "skipped_frames": self.skipped_frames,
             "sink_errors": dict(self.sink_errors),
             "stage_ms": stages,
             "rss_mb": round(rss_mb(), 1),

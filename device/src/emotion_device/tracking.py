@@ -1,7 +1,10 @@
 """Stable face identities across frames by box overlap (IoU), so smoothing can be per face.
 
-The detector runs only every N frames; in between, each track's box is carried forward by
-its last observed motion, which is enough at camera frame rates for people who sit or walk.
+The detector runs only every N frames. A detection is matched to the box each track's last
+observed motion predicts, which is enough at camera frame rates for people who sit or walk;
+the frames in between get boxes interpolated between two detections (FaceTracks), never
+extrapolated past the last one. Ids are never reused within a run: a person who comes back
+after their track ended, or after a scene cut, is a new face.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre motion, pixels per frame
 
     def predicted(self, frame: int) -> Box:
+        """Where the box would be at `frame` if the face kept its last observed motion."""
         dt = frame - self.last_detected
         dx, dy = self.velocity
         return Box(round(self.box.x + dx * dt), round(self.box.y + dy * dt), self.box.w, self.box.h)
@@ -38,6 +42,9 @@ class Track:
 class TrackerOptions(Options):
     iou_threshold: float = option(0.3, gt=0, lt=1)
     max_missed_frames: int = option(15, ge=0)  # a face unseen by the detector this long is gone
+    # Mean absolute difference (0-255) of two consecutive 32x24 thumbnails above which the
+    # scene has cut and every track ends; 0 turns the check off.
+    scene_cut: float = option(40.0, ge=0, le=255)
 
 
 class IouTracker:
@@ -97,6 +104,6 @@ class IouTracker:
             del self.tracks[fid]
         return gone
 
-    def follow(self, frame: int) -> list[tuple[int, Box]]:
-        """Boxes for a frame without detection: every live track at its predicted position."""
-        return [(fid, t.predicted(frame)) for fid, t in self.tracks.items()]
+    def clear(self) -> None:
+        """End every track (scene cut, source outage); the next face gets a new id."""
+        self.tracks.clear()

@@ -12,8 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_device.bench.detection import run_detection_check
 from emotion_device.bench.model_latency import LatencyOptions, bench_model, bench_peer
-from emotion_device.bench.pipeline_fps import PipelineSetting, bench_pipeline
+from emotion_device.bench.pipeline_fps import PipelineSetting, bench_defaults_vs_peer, bench_pipeline
 from emotion_device.bench.report import machine_info, pi_estimates, targets
 from emotion_device.bench.resources import first_result_seconds, import_seconds
 from emotion_device.classifier import EmotionClassifier
@@ -33,6 +34,8 @@ class BenchOptions:
     video: Path | None = None  # or the user's own clip
     float_dir: Path | None = None  # where <name>.float.tflite twins are
     peer: Path | None = None  # the `fer` package's emotion_model_quantized.tflite
+    demo: Path | None = None  # ../shared/demo: the defaults-vs-fer clip and the detection check's scenes
+    faces: Path | None = None  # FER2013 Training .npz: the faces the detection check pastes
     frames: int = 300
     detectors: tuple[str, ...] = ("haar", "blazeface")
     sizes: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720))
@@ -95,6 +98,14 @@ def run_bench(options: BenchOptions) -> dict:
         resources["first_result_s"] = first_result_seconds(options.photo, options.models[0])
     resources["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["resources"] = resources
+    # After the resources: the detection check holds FER2013's faces in memory, which is not
+    # the daemon's footprint.
+    if options.demo and options.peer:
+        log.info("the daemon's defaults and fer's pipeline on the demo clip")
+        result["defaults_vs_peer"] = bench_defaults_vs_peer(options.demo, options.peer)
+    if options.demo and options.faces:
+        log.info("detection check: recall and precision per detector setting")
+        result["detection"] = run_detection_check(options.demo, options.faces)
     macs = result["models"][0]["macs"] if result["models"] else None
     if macs:
         result["estimates"] = pi_estimates(macs)

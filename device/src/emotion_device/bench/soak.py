@@ -4,7 +4,8 @@ A benchmark, not a test: it runs `emotion-device run` as its own process against
 Mosquitto on 127.0.0.1 (needs the `mosquitto` binary), on a video clip made from real photos,
 capped at a modest frame rate. The broker goes away for `outage` of the run in the middle, so
 the spool fills and drains. Every `sample` seconds it records the daemon's RSS (from /proc),
-and from each stats message (MQTT) the fps and the spool depth. It reports RSS growth, fps
+the spool's size on disk, and from the latest stats message (MQTT, so not during the outage)
+the fps and the spool depth. It reports RSS growth, fps
 drift and spool depth over time, and saves every sample as JSON.
 
     python -m emotion_device.bench.soak --minutes 60 --fps 5 --photos ../shared/demo --out soak.json
@@ -68,16 +69,22 @@ class Broker:
         self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        """Start (again) on the same port; a loaded machine may take a while."""
         self.process = subprocess.Popen([self.binary, "-c", str(self.config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:  # the port not free yet: try again
+                time.sleep(1.0)
+                self.process = subprocess.Popen([self.binary, "-c", str(self.config)],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                continue
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.2)
         raise SystemExit("soak: mosquitto did not start")
 
     def stop(self) -> None:
@@ -200,6 +207,7 @@ reconnect_max_delay = 5.0
         outage_window = (duration * 0.45, duration * (0.45 + outage))
         samples: list[dict] = []
         down = False
+        error = None
         try:
             while (now := time.monotonic() - started) < duration:
                 if daemon.poll() is not None:
@@ -213,20 +221,31 @@ reconnect_max_delay = 5.0
                     down = False
                 stats = watcher.latest() or {}
                 mqtt_stats = stats.get("mqtt", {})
+                spool_bytes = sum(f.stat().st_size for f in (folder / "spool").glob("seg-*.jsonl"))
                 samples.append({"t_s": round(now, 1), **memory_of(daemon.pid),
-                                "outage": down, "fps": stats.get("fps"), "frames": stats.get("frames"),
+                                "spool_disk_bytes": spool_bytes, "outage": down, "fps": stats.get("fps"),
+                                "frames": stats.get("frames"),
                                 "faces": stats.get("faces"), "failed_frames": stats.get("failed_frames"),
                                 "spool_messages": mqtt_stats.get("spool_messages"),
                                 "daemon_rss_mb": stats.get("rss_mb")})
                 print(json.dumps(samples[-1]), flush=True)
                 time.sleep(sample_s)
+        except (SystemExit, KeyboardInterrupt) as exc:  # keep what was measured, say why it ended
+            error = str(exc) or type(exc).__name__
         finally:
             daemon.send_signal(signal.SIGTERM)
-            daemon.wait(60)
+            try:
+                daemon.wait(300)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                error = (error or "") + "; the daemon did not stop within 300 s of SIGTERM"
             log.close()
             watcher.close()
             broker.stop()
-    return {"machine": machine_info(), "summary": summarize(samples, minutes, fps), "samples": samples}
+    result = {"machine": machine_info(), "summary": summarize(samples, minutes, fps), "samples": samples}
+    if error:
+        result["ended_early"] = error
+    return result
 
 
 def format_summary(summary: dict) -> str:
@@ -263,12 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not photos:
         parser.error(f"no photos in {args.photos}")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop early, keep the samples
     result = run_soak(args.minutes, args.fps, photos, args.sample, args.outage, args.model)
     print(format_summary(result["summary"]))
+    if "ended_early" in result:
+        print(f"soak ended early: {result['ended_early']}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
-    return 0
+    return 1 if "ended_early" in result else 0
 
 
 if __name__ == "__main__":

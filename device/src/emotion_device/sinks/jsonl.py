@@ -1,6 +1,6 @@
 """JSON lines to stdout or to a file: one record per line, flushed per line, rotated by size.
 
-Each line has a `type` (face, state or stats). A file is rotated when it passes
+Each line is one record, its `type` one of face, state, stats or summary. A file is rotated when it passes
 `max_bytes`: faces.jsonl -> faces.jsonl.1 -> ... keeping `backups` old files. SIGHUP
 (`reopen`) reopens the file for an external logrotate.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emotion_device.errors import UserError
-from emotion_device.events import SCHEMA_VERSION, FaceEvent
+from emotion_device.events import Record
 from emotion_device.outage import Outage
 
 log = logging.getLogger(__name__)
@@ -99,14 +99,8 @@ class JsonLinesSink:
             self._file.close()
             self._file = None
 
-    def write(self, event: FaceEvent) -> None:
-        self._line({"type": "face", **event.to_dict()})
-
-    def write_state(self, payload: dict) -> None:
-        self._line({"type": "state", "schema": SCHEMA_VERSION, **payload})
-
-    def write_stats(self, payload: dict) -> None:
-        self._line({"type": "stats", "schema": SCHEMA_VERSION, **payload})
+    def write(self, record: Record) -> None:
+        self._line(record.to_dict())
 
     def stats(self) -> dict:
         return {"jsonl_dropped": self.dropped} if self.path is not None else {}

@@ -1,21 +1,25 @@
-"""MQTT output: faces, room state and stats under `<prefix>/<device_id>/`, never lost to an outage.
+"""MQTT output: faces, room state, stats and summaries under `<prefix>/<device_id>/`, never lost
+to an outage.
 
-Topics (every JSON payload carries "schema", "seq", "ts" and "device_id"; seq comes from the
-spool and increases across topics and across restarts):
+Each topic carries one type of the daemon's records, as they are (emotion_device.events: every
+payload has "schema", "type", "ts", "device_id", "run" and its type's own gapless "seq"):
 
-- `face`: one message per face event, QoS 1, through the spool;
+- `face`: one message per face record, QoS 1, through the spool;
 - `stats`: the daemon's periodic stats, QoS 1, through the spool;
-- `state`: retained, the room's latest state; sent directly, latest value wins, and sent again
-  on every reconnect (and every expire_after/2 seconds, so Home Assistant does not expire it);
+- `summary`: one per summary_interval, QoS 1, through the spool;
+- `state`: retained, the room's latest state; sent directly, latest value wins, and the same
+  record sent again on every reconnect. The daemon writes a new state record with every
+  summary, which keeps Home Assistant's expire_after from firing on a quiet room;
 - `available`: retained, "online" on every connect, "offline" as the last will, "stopped" on
   a clean close.
 
-Frigate drops events while its broker is away; here face and stats messages are appended to
-an on-disk Spool first and leave it only on the broker's PUBACK. The caller's frame loop only
+Frigate drops events while its broker is away; here face, stats and summary messages are
+appended to an on-disk Spool first and leave it only on the broker's PUBACK. The caller's frame loop only
 appends. One small publisher thread sends from the spool while connected, at most
 `max_inflight` messages at a time, in seq order. On every connect paho's own copies of
 unacknowledged messages are dropped and the spool resends from its oldest message, so the
 order survives reconnects (a message may arrive twice; never out of order on first arrival).
+The spool numbers its messages for that order and for acknowledgements only; restarts keep it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from importlib import metadata
 import paho.mqtt.client as mqtt
 
 from emotion_device.errors import UserError
-from emotion_device.events import SCHEMA_VERSION, FaceEvent
+from emotion_device.events import Record
 from emotion_device.homeassistant import DiscoveryTarget, discovery_messages, status_topic
 from emotion_device.mqtt_client import ID_PATTERN, MqttConfig, default_device_id, make_client
 from emotion_device.outage import Outage
@@ -43,7 +47,6 @@ from emotion_device.spool import Spool
 log = logging.getLogger(__name__)
 
 _AUTH_REFUSALS = ("Bad user name or password", "Not authorized")
-_ENVELOPE = ("schema", "seq", "ts", "device_id")
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,13 @@ class MqttTopics:
     face: str
     state: str
     stats: str
+    summary: str
     available: str
 
     @classmethod
     def for_device(cls, prefix: str, device_id: str) -> MqttTopics:
         base = f"{prefix}/{device_id}"
-        return cls(f"{base}/face", f"{base}/state", f"{base}/stats", f"{base}/available")
+        return cls(f"{base}/face", f"{base}/state", f"{base}/stats", f"{base}/summary", f"{base}/available")
 
 
 def _logged(callback: Callable) -> Callable:
@@ -115,7 +119,7 @@ class MqttSink:
         self.topics = MqttTopics.for_device(config.prefix, self.device_id)
         self.discovery = DiscoveryTarget(
             self.device_id, self.topics.state, self.topics.available, tuple(labels), model,
-            config.expire_after or None, config.discovery_prefix)
+            config.expire_after or None, config.discovery_prefix, self.topics.summary)
         self.connected = False
         self.last_error: str | None = None
         self.connect_failures = 0
@@ -128,7 +132,6 @@ class MqttSink:
         self._spooled_inflight = 0
         self._sent_upto = 0  # highest seq handed to paho on this connection
         self._state: bytes | None = None
-        self._state_sent = 0.0
         self._stopping = False
         self._closed = False
         self._store_outage = Outage(log)
@@ -159,29 +162,22 @@ class MqttSink:
         return client
 
     # the Sink interface ----------------------------------------------------------------------
-    def write(self, event: FaceEvent) -> int | None:
-        """Spool one face event; returns its seq. Never waits for the network."""
-        return self._spool(self.topics.face, event.to_dict())
-
-    def write_stats(self, payload: dict) -> int | None:
-        return self._spool(self.topics.stats, payload)
-
-    def write_state(self, payload: dict) -> int | None:
-        """Publish the room's state, retained; while disconnected only the latest is kept."""
-        try:
-            seq = self.spool.reserve_seq()
-        except OSError as exc:  # the seq reservation could not be saved: a full disk
-            self._store_failed(exc)
+    def write(self, record: Record) -> int | None:
+        """Spool a face, stats or summary record (returns its place in the spool), or publish a
+        state record. Never waits for the network."""
+        if record.type == "state":
+            self._write_state(_dumps(record.to_dict()))
             return None
-        self._store_ok()
-        data = _dumps(self._envelope(payload, seq))
+        return self._spool(getattr(self.topics, record.type), record.to_dict())
+
+    def _write_state(self, data: bytes) -> None:
+        """The room's state, retained; while disconnected only the latest is kept."""
         with self._publish_lock:
             with self._cond:
                 self._state = data
                 connected = self.connected
             if connected:
                 self._publish_state()
-        return seq
 
     def reopen(self) -> None:
         """Nothing to reopen: the spool's files are the sink's own."""
@@ -226,16 +222,9 @@ class MqttSink:
                          "connect_failures": self.connect_failures, "last_error": self.last_error}}
 
     # payloads ------------------------------------------------------------------------------------
-    def _envelope(self, body: dict, seq: int = 0) -> dict:
-        ts = body.get("ts")
-        return {"schema": SCHEMA_VERSION, "seq": seq,
-                "ts": ts if ts is not None else round(time.time(), 3),
-                "device_id": self.device_id,
-                **{k: v for k, v in body.items() if k not in _ENVELOPE}}
-
-    def _spool(self, topic: str, body: dict) -> int | None:
+    def _spool(self, topic: str, payload: dict) -> int | None:
         try:
-            seq = self.spool.append(topic, self._envelope(body))
+            seq = self.spool.append(topic, payload)
         except OSError as exc:
             self._store_failed(exc)
             return None
@@ -276,7 +265,6 @@ class MqttSink:
             data = self._state
         if data is not None:
             self._publish(self.topics.state, data, retain=True)
-            self._state_sent = time.monotonic()
 
     def _acknowledge(self, seq: int) -> None:
         self.spool.ack(seq)
@@ -295,7 +283,6 @@ class MqttSink:
                     return
             try:
                 self._send_window()
-                self._refresh_state()
                 self.spool.sync()
             except Exception:
                 log.exception("MQTT publisher failed; retrying in a second")
@@ -312,14 +299,6 @@ class MqttSink:
                 self._publish(entry.topic, entry.payload, retain=False, seq=entry.seq)
                 with self._cond:
                     self._sent_upto = entry.seq
-
-    def _refresh_state(self) -> None:
-        """Re-send the retained state so Home Assistant's expire_after only fires on a dead device."""
-        if not self.config.expire_after:
-            return
-        with self._publish_lock:  # write_state may have just sent it
-            if self.connected and time.monotonic() - self._state_sent >= self.config.expire_after / 2:
-                self._publish_state()
 
     def _announce_discovery(self) -> None:
         for topic, payload in discovery_messages(self.discovery):

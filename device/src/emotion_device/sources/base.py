@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -22,7 +23,7 @@ class Frame:
 
     image: np.ndarray  # BGR or gray uint8
     index: int
-    timestamp: float  # wall clock, seconds since the epoch
+    timestamp: float  # seconds: since the epoch (live), or a file's start_time + media position
     origin: str  # file name, camera or stream the frame came from
     gray: np.ndarray | None = None
     gray_scale: float = 1.0
@@ -43,3 +44,19 @@ class FrameSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def parse_start_time(text: str) -> float:
+    """A file's start time: "" (0, the media position alone), seconds since the epoch, or an
+    ISO 8601 date-time (UTC unless it names a zone). Raises ValueError."""
+    text = text.strip()
+    if not text:
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
