@@ -1,17 +1,30 @@
-"""The timeline PNG of `emotion-device summarize --plot` (the plots extra: runs in the
-workstation venv, which has matplotlib; the lean device venv must not)."""
+"""The timeline PNG of `emotion-device summarize --plot`: the plots extra (matplotlib).
 
+The lean device venv must not have matplotlib, so there the plot is refused in one line;
+`make test-workstation` runs this file again in the workstation venv, which has it.
+"""
+
+import importlib.util
 import subprocess
 
 import pytest
 
-from tests.conftest import in_ci
 from tests.device.test_summarize import CLI, rotated_log  # noqa: F401 - the fixture
 
-if not in_ci():
-    pytest.importorskip("matplotlib", reason="the plots extra (matplotlib) is not installed here")
+HAS_PLOTS = importlib.util.find_spec("matplotlib") is not None
 
 
+@pytest.mark.skipif(HAS_PLOTS, reason="matplotlib is installed here: the next test draws the plot")
+def test_without_the_extra_the_plot_is_refused_in_one_line(rotated_log, tmp_path):  # noqa: F811
+    result = subprocess.run([*CLI, str(rotated_log), "--plot", str(tmp_path / "t.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    expected = "emotion-device: error: --plot needs matplotlib: pip install 'emotion-device[plots]'"
+    assert result.stderr.strip() == expected
+    assert not (tmp_path / "t.png").exists()
+
+
+@pytest.mark.skipif(not HAS_PLOTS, reason="no matplotlib in the lean device venv; test-workstation runs this")
 def test_the_timeline_png_is_written(rotated_log, tmp_path):  # noqa: F811
     png = tmp_path / "timeline.png"
     result = subprocess.run([*CLI, str(rotated_log), "--plot", str(png)], capture_output=True, text=True,
