@@ -6,10 +6,8 @@ set; it should not need to know whether the run trained from scratch or fine-tun
 
 from __future__ import annotations
 
-from emotion_device.preprocess import CropSpec
 from emotion_train.fer2013 import FaceDataset
-from emotion_train.finetune import FinetuneConfig, load_train_folder, load_validation
-from emotion_train.image_folder import FaceExtractor
+from emotion_train.finetune import FinetuneConfig, load_finetune_data
 from emotion_train.training import TrainConfig, load_splits
 
 
@@ -21,8 +19,8 @@ def run_datasets(run: dict, data_root: str | None = None) -> tuple[FaceDataset, 
     """(training faces, validation set) of the run described by a run.json record."""
     config = {**run["config"], "data_dir": data_root or run["config"].get("data_dir")}
     if is_finetune(run):
+        # The same folders, split by the same seeded rule, give the same faces as in training.
         finetune = FinetuneConfig(**config)
-        extractor = FaceExtractor(crop_spec=CropSpec(margin=finetune.crop_margin, square=True))
-        val, _ = load_validation(finetune, extractor)
-        return load_train_folder(finetune, extractor).data, val
+        data = load_finetune_data(finetune, run["config"]["label_set"])
+        return data.train, data.val
     return load_splits(TrainConfig(**config))
