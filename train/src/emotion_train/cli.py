@@ -296,6 +296,61 @@ def run_make_subset(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+STUDY_EXAMPLES = """\
+examples:
+  emotion-train study probe --out runs/study           # which small-data recipe learns (no PublicTest)
+  emotion-train study cv --out runs/study              # 5-fold CV on the 260 faces, all three models
+  emotion-train study publictest --out runs/study      # trained on all 260, 3 seeds, PublicTest once each
+  emotion-train study curve --sizes 1000 5000 --out runs/study
+  emotion-train study tables --out runs/study --docs docs/study --readme README.md
+
+Each finished unit is a JSON file under --out; re-running skips it, so an interrupted study
+resumes. `tables` writes the study's tables and plots and regenerates README's study section.
+"""
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    from emotion_train.study import CURVE_SIZES, RECIPES, SEEDS
+
+    p = sub.add_parser("study", help="the original study measured: probe, cross-validation, PublicTest "
+                                     "seeds, learning curve, tables",
+                       epilog=STUDY_EXAMPLES, formatter_class=HelpFormatter)
+    p.set_defaults(handler=run_study)
+    p.add_argument("part", choices=("probe", "cv", "publictest", "curve", "tables"))
+    p.add_argument("--out", type=Path, default=Path("runs/study"), help="the study's results folder")
+    p.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="seeds of each PublicTest run")
+    p.add_argument("--sizes", nargs="+", default=[size for size in CURVE_SIZES if size != "260"],
+                   choices=CURVE_SIZES, help="learning-curve sizes to train (260 is the publictest part)")
+    p.add_argument("--curve-models", nargs="+", default=["augmented", "transfer"], choices=list(RECIPES),
+                   help="models of the learning curve")
+    p.add_argument("--docs", type=Path, default=Path("docs/study"), help="tables: where tables and plots go")
+    p.add_argument("--readme", type=Path, default=Path("README.md"),
+                   help="tables: the README whose study section is regenerated")
+    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz")
+
+
+def run_study(args: argparse.Namespace, argv: list[str] | None) -> int:
+    if args.part == "tables":
+        from emotion_train.study_tables import write_study_docs
+
+        write_study_docs(args.out, args.docs, args.readme)
+        return 0
+    from emotion_train.study import Study
+
+    study = Study(args.out, args.data_dir)
+    if args.part == "probe":
+        study.probe()
+    elif args.part == "cv":
+        study.cross_validation(args.models)
+    elif args.part == "publictest":
+        study.publictest(args.models, tuple(args.seeds))
+    else:
+        for size in args.sizes:
+            study.publictest(args.curve_models, tuple(args.seeds), size)
+    return 0
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="training throughput of each architecture, in images/s",
                        description="Trains each architecture for a few steps exactly as `train` does "
@@ -323,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
-                        _add_make_subset, _add_bench):
+                        _add_make_subset, _add_study, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -257,7 +257,8 @@ def resolve_label_set(config: FinetuneConfig, base_labels: tuple[str, ...] | Non
 
 
 def _fit_phase(model: keras.Model, config: FinetuneConfig, learning_rate: float, train_ds, val_ds,
-               out: Path, initial_epoch: int, max_epochs: int, best_loss: float | None) -> tuple[int, float]:
+               out: Path, initial_epoch: int, max_epochs: int, best_loss: float | None,
+               verbose: str | int = "auto") -> tuple[int, float]:
     """Train until the validation loss stops improving; the model ends at its best epoch, which
     (if better than `best_loss`) is saved as model.keras. Returns (epochs run, best val loss)."""
     model.compile(
@@ -277,7 +278,8 @@ def _fit_phase(model: keras.Model, config: FinetuneConfig, learning_rate: float,
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=initial_epoch > 0),
     ]
     history = model.fit(train_ds, validation_data=val_ds, initial_epoch=initial_epoch,
-                        epochs=initial_epoch + max_epochs, callbacks=callbacks, shuffle=False)
+                        epochs=initial_epoch + max_epochs, callbacks=callbacks, shuffle=False,
+                        verbose=verbose)
     losses = history.history["val_loss"]
     best = float(np.min(losses))
     return len(losses), best if best_loss is None else min(best, best_loss)
@@ -293,7 +295,7 @@ class TransferResult:
 
 
 def fit_transfer(base_path: Path, labels: tuple[str, ...], train_data: FaceDataset, val_data: FaceDataset,
-                 config: FinetuneConfig, out: Path) -> TransferResult:
+                 config: FinetuneConfig, out: Path, verbose: str | int = "auto") -> TransferResult:
     """Both phases from the base model onto train_data, early-stopped on val_data; writes
     out/model.keras and out/history.csv. The study calls this for each cross-validation fold."""
     out.mkdir(parents=True, exist_ok=True)
@@ -314,7 +316,7 @@ def fit_transfer(base_path: Path, labels: tuple[str, ...], train_data: FaceDatas
     log.info("phase 1: head only (starting from %s head), %d trainable parameters", head_init,
              phases[0]["trainable_parameters"])
     ran, best_loss = _fit_phase(model, config, config.learning_rate, train_ds, val_ds, out, 0,
-                                config.head_epochs, None)
+                                config.head_epochs, None, verbose)
     phases[0].update(epochs=ran, best_val_loss=round(best_loss, 4))
     epochs, marks = ran, {}
     if config.finetune_epochs > 0:
@@ -328,7 +330,7 @@ def fit_transfer(base_path: Path, labels: tuple[str, ...], train_data: FaceDatas
         log.info("phase 2: %s unfrozen, %d trainable parameters", ", ".join(unfrozen),
                  phases[1]["trainable_parameters"])
         ran, best_loss = _fit_phase(model, config, learning_rate, train_ds, val_ds, out, epochs,
-                                    config.finetune_epochs, best_loss)
+                                    config.finetune_epochs, best_loss, verbose)
         phases[1].update(epochs=ran, best_val_loss=round(best_loss, 4))
         marks = {"fine-tune": epochs}
         epochs += ran
