@@ -57,7 +57,8 @@ def recall_limitation(metrics: dict) -> str:
                        for label, value in sorted(recall.items(), key=lambda item: item[1]))
     against = AGAINST.get(label_family(val["labels"]), val["labels"])
     split = val.get("split", "FER2013 PublicTest")
-    return (f"Per-class recall of the int8 model on {split} ({against}, "
+    on = split if split == "FER2013 PublicTest" else f"the validation faces ({split})"
+    return (f"Per-class recall of the int8 model on {on} ({against}, "
             f"n={val['int8']['n']}), weakest first: {listed}. Treat the weak classes' labels as hints.")
 
 
