@@ -75,9 +75,10 @@ class Recipe:
 
 
 # The recipes the study reports. The probe chose the scratch ones (docs/study/README.md):
-# BatchNorm momentum 0.9, and the patience augmentation needs (scratch gets the same budget).
+# BatchNorm momentum 0.9; augmentation needs a patience of 30 epochs (46.1% vs 28.8% at 15),
+# the plain CNN does not (38.4% vs 37.7%, at three times the epochs), so each gets its own.
 RECIPES = {
-    "scratch": Recipe("scratch", bn_momentum=0.9, max_epochs=150, patience=30),
+    "scratch": Recipe("scratch", bn_momentum=0.9),
     "augmented": Recipe("augmented", augment=True, bn_momentum=0.9, max_epochs=150, patience=30),
     "transfer": Recipe("transfer", kind="transfer", architecture="edge-deep", augment=True, batch_size=16,
                        learning_rate=1e-3, max_epochs=40, patience=10, monitor="val_loss"),

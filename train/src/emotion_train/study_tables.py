@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from emotion_train.study import CURVE_SIZES, CV_FOLDS, RECIPES, SEEDS
+from emotion_train.study import CURVE_SIZES, CV_FOLDS, PROBE_RECIPES, RECIPES, SEEDS
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,15 @@ def _metric_cells(units: list[dict]) -> list[str]:
 
 
 def probe_table(study: Path) -> list[str]:
-    units = [u for u in _load(study / "probe") if "recipe" in u]
+    order = [recipe.name for recipe in PROBE_RECIPES]
+    units = sorted((u for u in _load(study / "probe") if "recipe" in u),
+                   key=lambda u: (order.index(u["recipe"]["name"].removesuffix(" +aug"))
+                                  if u["recipe"]["name"].removesuffix(" +aug") in order else len(order),
+                                  u["recipe"]["augment"]))
     if not units:
         return ["(probe not run)"]
-    lines = ["| recipe | augmentation | epochs | training accuracy | accuracy | macro-F1 | macro AUC |",
+    lines = ["| recipe | augmentation | epochs | accuracy on its training faces | accuracy | macro-F1 "
+             "| macro AUC |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for unit in units:
         recipe = unit["recipe"]
@@ -98,7 +103,8 @@ def cv_publictest_rows(study: Path) -> tuple[list[str], dict]:
             difference = (_mean_sd([u["metrics"]["accuracy"] for u in folds])[0]
                           - _mean_sd([u["metrics"]["accuracy"] for u in seeds])[0])
             gap = f"{100 * difference:+.1f} points"
-        label = NAMES[name] + (f" ({len(folds)} folds, {len(seeds)} seeds)" if name != "majority" else "")
+        label = NAMES[name] + (f" ({len(folds)}/{CV_FOLDS} folds, {len(seeds)}/{len(SEEDS)} seeds)"
+                               if name != "majority" else "")
         lines.append(f"| {label} | " + " | ".join(_metric_cells(folds)) + " | "
                      + " | ".join(_metric_cells(seeds)) + f" | {gap} |")
         numbers[name] = {"cv": folds, "publictest": seeds}
