@@ -293,7 +293,8 @@ install_config() {
     install -m 0600 /dev/null "$etc_dir/mqtt-password"
     say "created an empty $etc_dir/mqtt-password (mode 0600) for the MQTT password"
   fi
-  "$venv_dir/bin/emotion-device" check-config "$etc_dir/config.toml" \
+  # The models where the unit's Environment= points the service, as check-config needs them.
+  EMOTION_EDGE_MODELS="$models_dir" "$venv_dir/bin/emotion-device" check-config "$etc_dir/config.toml" \
     || die "$etc_dir/config.toml is not valid for this version (see above); fix it and run $PROG again"
 }
 

@@ -68,12 +68,13 @@ def test_convert_writes_an_emotion5_model_from_a_ferplus8_run(ferplus8_run, tmp_
     assert card.training["label_set"] == "emotion5"
     subset_of = card.training["conversion"]["label_subset_of"]
     assert subset_of == {"label_set": "ferplus8", "labels": list(FERPLUS8)}
-    assert card.metrics["val"]["int8"]["n"] > 0
-    assert set(card.metrics["val"]["int8"]["per_class_recall"]) == set(EMOTION5)
-    assert "val_fer2013_labels" in card.metrics
+    assert card.metrics["test"]["int8"]["n"] == 256 and card.metrics["val"]["int8"]["n"] > 0
+    assert card.metrics["test"]["split"] == "FER2013 PublicTest"
+    assert set(card.metrics["test"]["int8"]["per_class_recall"]) == set(EMOTION5)
+    assert "test_fer2013_labels" in card.metrics
     assert classifier.scores(_faces(3)).shape == (3, 5)
     assert any("Article 5(1)(f)" in text for text in card.limitations)
-    recall = card.metrics["val"]["int8"]["per_class_recall"]
+    recall = card.metrics["test"]["int8"]["per_class_recall"]
     weakest = min(recall, key=recall.get)
     assert f"weakest first: {weakest} {100 * recall[weakest]:.1f}%" in card.limitations[-1]
     assert "(FER+ majority labels, n=" in card.limitations[-1]
@@ -85,12 +86,12 @@ def test_convert_writes_an_emotion5_model_from_a_ferplus8_run(ferplus8_run, tmp_
 def test_a_model_that_can_answer_contempt_is_not_scored_against_fer2013_labels(ferplus8_run, tmp_path,
                                                                                data_dir):
     """FER2013 has no contempt: its labels would count every contempt answer wrong."""
-    assert "val_fer2013_labels" not in json.loads((ferplus8_run / "run.json").read_text())["metrics"]
+    assert "test_fer2013_labels" not in json.loads((ferplus8_run / "run.json").read_text())["metrics"]
     assert convert_main([str(ferplus8_run / "model.keras"), "--name", "eight", "--out-dir", str(tmp_path),
                          "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0"]) == 0
     card = EmotionClassifier(tmp_path / "eight.tflite").card
-    assert card.labels == list(FERPLUS8) and card.metrics["val"]["labels"] == "ferplus-soft"
-    assert "val_fer2013_labels" not in card.metrics
+    assert card.labels == list(FERPLUS8) and card.metrics["test"]["labels"] == "ferplus-soft"
+    assert "test_fer2013_labels" not in card.metrics
 
 
 def test_a_run_warm_started_from_another_label_set_keeps_the_backbone(ferplus8_run, tmp_path, data_dir):

@@ -37,7 +37,7 @@ def _card_file(tmp_models: Path, name: str, labels: tuple[str, ...], recall: flo
     """A card for a model the benchmark never timed, derived from the bundled one."""
     data = json.loads((MODELS / "emotion5.json").read_text())
     data["name"], data["labels"] = name, list(labels)
-    data["metrics"] = {"val": {
+    data["metrics"] = {"test": {
         "split": "FER2013 PublicTest", "labels": "fer2013",
         "float": {"n": 100, "accuracy": 0.7, "macro_f1": 0.6,
                   "per_class_recall": dict.fromkeys(labels, recall)},
@@ -58,7 +58,7 @@ def test_readme_shows_exactly_the_table_generated_from_the_committed_cards_and_b
 
 def test_the_emotion5_row_shows_its_card_numbers():
     card = ModelCard.load(MODELS / "emotion5.json")
-    val = card.metrics["val"]
+    val = card.metrics["test"]
     row = _rows(rt.results_table(MODELS, BENCH), "model")["`emotion5`"]
     assert row["PublicTest accuracy, float"] == f"{100 * val['float']['accuracy']:.1f}%"
     assert row["int8"] == f"{100 * val['int8']['accuracy']:.1f}%"
@@ -68,7 +68,7 @@ def test_the_emotion5_row_shows_its_card_numbers():
     assert row["parameters"] == f"{round(card.architecture['parameters'] / 1000)}k"
     assert row["MACs (M)"] == f"{card.architecture['macs'] / 1e6:.1f}"
     assert row["measured against"] == f"FER+ majority, n={val['int8']['n']}"
-    assert row["training"].startswith(f"{round(card.training['train_seconds_last_session'] / 60)} min, "
+    assert row["training"].startswith(f"{round(card.training['train_seconds'] / 60)} min, "
                                       f"{card.training['epochs']} epochs")
     bench_rows = next(m for m in json.loads(BENCH.read_text())["models"] if m["model"] == "emotion5")["rows"]
     p50 = next(r["p50_ms"] for r in bench_rows
@@ -96,7 +96,7 @@ def test_a_model_without_a_bench_row_is_not_benchmarked_and_blank_where_it_lacks
     assert rows["`fer7`"]["latency per face (int8, 1 thread)"] == rt.NOT_BENCHMARKED
     assert rows["`emotion5`"]["latency per face (int8, 1 thread)"].endswith(" ms")
     assert rows["`fer7`"]["measured against"] == "FER2013 labels, n=100"
-    assert rows["`fer7`"]["target (int8)"] == "73%: met"
+    assert rows["`fer7`"]["target (int8)"] == "70%: met"
     recall = _rows(table, "model | measured against | angry")["`fer7`"]
     assert recall["contempt"] == ""
     assert recall["disgust"] == "50.0%"

@@ -25,10 +25,12 @@ def test_training_writes_model_history_and_run_record(run_dir):
     assert record["epochs_completed"] == 1
     assert record["command"].startswith("emotion-train train --out")
     assert record["labels"] == list(LABEL_SETS["emotion5"])
-    assert record["data"]["train"]["faces"] == 384 and record["data"]["val"]["faces"] == 256
+    assert record["data"]["train"]["faces"] + record["data"]["val"]["faces"] == 384
+    assert record["data"]["test"]["faces"] == 256 and record["data"]["split"]["val_faces"] > 0
     assert {"tensorflow", "keras", "numpy"} <= set(record["versions"])
     assert 0 <= record["metrics"]["val"]["accuracy"] <= 1
-    assert "val_fer2013_labels" in record["metrics"]
+    assert record["metrics"]["test"]["n"] == 256
+    assert "test_fer2013_labels" in record["metrics"]
     assert not (run_dir / "backup").exists(), "a finished run leaves no resume backup behind"
 
 
@@ -48,7 +50,10 @@ def test_conversion_gives_an_int8_model_the_device_loads(run_dir, tmp_path, data
     assert card.training["command"].startswith("emotion-train train")
     assert card.training["conversion"]["command"].startswith("emotion-convert")
     assert card.architecture["macs"] > 1_000_000 and card.architecture["parameters"] > 10_000
-    metrics = card.metrics["val"]
+    assert card.training["split"]["val_rows_sha256"] and card.training["selection"].startswith("best val")
+    assert card.metrics["val"]["int8"]["n"] == card.training["split"]["val_faces"]
+    metrics = card.metrics["test"]
+    assert metrics["split"] == "FER2013 PublicTest" and metrics["int8"]["n"] == 256
     assert {"float", "int8", "int8_float_top1_agreement", "int8_accuracy_drop"} <= set(metrics)
     assert set(metrics["int8"]["per_class_f1"]) == set(card.labels)
     assert (tmp_path / "tiny.keras").is_file()

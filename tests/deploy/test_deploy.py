@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import DEPLOY_SH, run, write_face_image
+from tests.deploy.conftest import DEPLOY_SH, run, unavailable, write_face_image
 from tests.device.mosquitto import Broker, make_password_file
 
 FAKES = Path(__file__).parent / "fake_target"
@@ -59,6 +59,8 @@ def doctor_rows(stdout: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory, system_python, offline_env) -> FakeTarget:
+    if os.geteuid() != 0:  # the fake sudo runs install.sh as root, as the real one does
+        unavailable("the deploy tests run install.sh through sudo as root: run them as root")
     return FakeTarget(tmp_path_factory.mktemp("deploy"), offline_env)
 
 
@@ -89,8 +91,10 @@ def test_deploy_installs_on_the_target_and_prints_the_doctor_table(
 
 def test_deploy_talks_to_the_target_over_ssh_and_cleans_up(target, first_deploy) -> None:
     calls = target.calls()
-    assert {call.split()[0] for call in calls} == {"ssh", "scp", "systemctl"}
+    assert {call.split()[0] for call in calls} == {"ssh", "scp", "sudo", "systemctl"}
     assert all(call.endswith(TARGET) for call in calls if call.startswith(("ssh", "scp")))
+    assert f"scp -r {TARGET}" in calls  # the staged folder needs -r, which the fake scp enforces
+    assert "sudo -u root bash" in calls  # install.sh (and doctor) as root
     # Into a fake root systemctl only enables the unit, offline; nothing is started.
     assert [c for c in calls if c.startswith("systemctl")] == [
         f"systemctl --root={target.root} --quiet enable emotion-device.service"]

@@ -10,8 +10,9 @@ import pytest
 from tests.conftest import REPO
 from tests.deploy.conftest import require_tool, run
 
-# Virtual environments, caches, training runs and outputs hold no scripts of this project.
-SKIPPED = {".git", ".cache", ".venv", ".venv-device", ".venv-device-np1", "runs", "out", "build", "dist"}
+# Virtual environments (any folder with a pyvenv.cfg), caches, training runs and outputs hold
+# no scripts of this project.
+SKIPPED = {".git", ".cache", "runs", "out", "build", "dist"}
 
 
 def is_shell_script(path: Path) -> bool:
@@ -27,7 +28,7 @@ def is_shell_script(path: Path) -> bool:
 def shell_scripts() -> list[Path]:
     scripts = []
     for folder, dirs, files in os.walk(REPO):
-        dirs[:] = [d for d in dirs if d not in SKIPPED]
+        dirs[:] = [d for d in dirs if d not in SKIPPED and not Path(folder, d, "pyvenv.cfg").exists()]
         scripts += [Path(folder, name) for name in files if is_shell_script(Path(folder, name))]
     return sorted(scripts)
 
@@ -37,7 +38,8 @@ SCRIPTS = shell_scripts()
 
 def test_the_deploy_scripts_are_found() -> None:
     names = {p.relative_to(REPO).as_posix() for p in SCRIPTS}
-    assert {"device/deploy/install.sh", "device/deploy/deploy.sh", "tests/deploy/fake_target/ssh"} <= names
+    assert {"device/deploy/install.sh", "device/deploy/deploy.sh", "tests/deploy/fake_target/ssh",
+            ".ci/run", ".ci/system_tools.sh"} <= names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.relative_to(REPO).as_posix())

@@ -62,7 +62,7 @@ def test_a_non_image_file_gives_a_clear_error(tmp_path, bundled_model):
     text = tmp_path / "notes.jpg"
     text.write_text("not a picture")
     result = classify(str(text), "--model", str(bundled_model))
-    assert result.returncode == 1
+    assert result.returncode == 2  # the README's status for a problem the user can fix
     assert f"{text}: not a readable image" in result.stderr
     assert "Traceback" not in result.stderr
 

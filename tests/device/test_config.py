@@ -39,8 +39,8 @@ jsonl = "/var/log/emotion-edge/faces.jsonl"
     ("[detector.haar]\nmin_size = true", r"'detector.haar.min_size' must be int, got True"),
     ('[model]\ntta_flip = "yes"', r"'model.tta_flip' must be bool, got 'yes'"),
     ("[model]\ntta_flip = 1", r"'model.tta_flip' must be bool, got 1"),
-    ("[detector]\nevery_n = 0", r"'detector.every_n' must be at least 1"),
-    ("[smoothing]\nalpha = 2.0", r"\[smoothing\] smoothing alpha must be in"),
+    ("[detector]\nevery_n = 0", r"'detector.every_n' must be at least 1, got 0"),
+    ("[smoothing]\nalpha = 2.0", r"'smoothing.alpha' must be more than 0 and at most 1, got 2.0"),
     ('source = "0"', r"\[source\] must be a table"),
     ("[source\nuri=1", r"not valid TOML"),
 ])

@@ -167,4 +167,4 @@ def test_check_config_cli(tmp_path):
     assert ok.returncode == 0 and "OK" in ok.stdout
     fail = subprocess.run([*run, str(bad)], capture_output=True, text=True)
     assert fail.returncode == 2
-    assert "'detector.name' must be one of haar, blazeface, got 'yolo'" in fail.stderr
+    assert "'detector.name' must be one of 'haar', 'blazeface', got 'yolo'" in fail.stderr

@@ -6,23 +6,22 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import MODELS
-from tests.device.mosquitto import Subscriber, wait_until
+from tests.device.mosquitto import Broker, Subscriber, wait_until
 
 DEVICE = "hall"
 PREFIX = f"emotion-edge/{DEVICE}"
 
 
-@pytest.fixture
-def config_file(tmp_path, broker, face_photos):
+def write_config(tmp_path: Path, face_photos: list[Path], port: int) -> Path:
     frames = tmp_path / "frames"
-    frames.mkdir()
+    frames.mkdir(exist_ok=True)
     for i, photo in enumerate(face_photos):
         shutil.copy(photo, frames / f"{i:02d}{photo.suffix}")
-    (tmp_path / "mqtt-password").write_text("unused\n")
     path = tmp_path / "config.toml"
     path.write_text(f"""
 [device]
@@ -38,12 +37,19 @@ publish_interval = 0.0
 stats_interval = 1.0
 [mqtt]
 host = "127.0.0.1"
-port = {broker.port}
+port = {port}
 keepalive = 2
+reconnect_min_delay = 0.2
+reconnect_max_delay = 1.0
 spool_dir = "{tmp_path / 'spool'}"
 expire_after = 60
 """)
     return path
+
+
+@pytest.fixture
+def config_file(tmp_path, broker, face_photos):
+    return write_config(tmp_path, face_photos, broker.port)
 
 
 def _start(config_file):
@@ -108,22 +114,42 @@ def test_kill_9_leaves_offline_as_the_last_will(broker, config_file):
         subscriber.close()
 
 
-def test_a_broker_that_is_down_at_start_does_not_stop_the_daemon(tmp_path, broker, config_file):
-    broker.stop(signal.SIGTERM)
-    daemon = _start(config_file)
+def spooled_face_seqs(spool: Path) -> set[int]:
+    """The seqs of the face messages stored in the spool's segments right now."""
+    seqs = set()
+    for segment in spool.glob("seg-*.jsonl"):
+        for line in segment.read_bytes().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line being written
+            if entry["topic"] == f"{PREFIX}/face":
+                seqs.add(entry["seq"])
+    return seqs
+
+
+def test_a_broker_that_is_down_at_start_does_not_stop_the_daemon_and_gets_the_spool(tmp_path, face_photos):
+    """Faces made while the broker is away wait in the spool and all arrive once it is back
+    (the subscriber's session survives the outage on the broker, so any gap is the daemon's)."""
+    broker = Broker(tmp_path / "durable", persistence=True).start()
+    reader = Subscriber(broker.port, [f"{PREFIX}/face"], persistent=True)
+    broker.stop(signal.SIGTERM)  # keeps the reader's session
+    spool = tmp_path / "spool"
+    daemon = _start(write_config(tmp_path, face_photos, broker.port))
     try:
-        wait_until(lambda: list((tmp_path / "spool").glob("seg-*")), 60, "the spool to fill")
+        wait_until(lambda: len(spooled_face_seqs(spool)) >= 10, 60, "ten faces in the spool")
+        waiting = spooled_face_seqs(spool)
         broker.start()
-        subscriber = Subscriber(broker.port, [f"{PREFIX}/face"])
-        try:
-            subscriber.wait_for(lambda m: len(m) >= 3, 60, "spooled and new faces")
-        finally:
-            subscriber.close()
+        reader.wait_for(lambda m: waiting <= {x.json()["seq"] for x in m}, 60,
+                        f"the {len(waiting)} spooled faces")
+        reader.wait_for(lambda m: max(x.json()["seq"] for x in m) > max(waiting), 60, "newer faces")
         assert daemon.poll() is None
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
+        assert daemon.wait(30) == 0
         daemon.kill()
+        reader.close()
+        broker.stop(signal.SIGKILL)
 
 
 def test_doctor_checks_the_broker(broker, config_file, tmp_path):

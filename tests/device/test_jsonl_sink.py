@@ -3,12 +3,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from emotion_device.events import FaceEvent
 from emotion_device.face import Box, Face
 from emotion_device.sinks import JsonLinesSink
 from tests.conftest import MODELS
+from tests.device.mosquitto import wait_until
 
 
 def _event(seq: int) -> FaceEvent:
@@ -36,14 +36,10 @@ def test_sighup_reopens_the_log_after_an_external_rotation(tmp_path, face_photos
     proc = subprocess.Popen([*run, "--source", str(face_photos[0]), "--loop", "--log", str(log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and log.stat().st_size) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: log.exists() and log.stat().st_size, 60, "the first JSON line")
         os.rename(log, tmp_path / "faces.jsonl.old")  # what logrotate does
         os.kill(proc.pid, signal.SIGHUP)
-        while not log.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert log.exists(), "SIGHUP did not reopen the log file"
+        wait_until(log.exists, 60, "SIGHUP to reopen the log file")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:

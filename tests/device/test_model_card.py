@@ -17,7 +17,7 @@ def test_each_bundled_model_fits_the_budget_and_says_what_it_is_for(name):
     model = MODELS / f"{name}.tflite"
     card = load_verified_card(model)
     assert card.labels == list(LABEL_SETS[name]) and card.training["label_set"] == name
-    assert model.stat().st_size <= 1024 * 1024, "the size budget is 1 MB of int8"
+    assert model.stat().st_size <= 4 * 1024 * 1024, "the size budget is 4 MB of int8"
     assert card.architecture["tflite_bytes"] == model.stat().st_size
     assert card.training["command"].startswith("emotion-train train")
     assert card.training["conversion"]["command"].startswith("emotion-convert ")
@@ -26,7 +26,7 @@ def test_each_bundled_model_fits_the_budget_and_says_what_it_is_for(name):
     for topic in ("FER2013", "never a felt emotion", "Article 5(1)(f)", "children", "Profile faces",
                   "no identity is inferred"):
         assert topic in text, topic
-    recall = card.metrics["val"]["int8"]["per_class_recall"]
+    recall = card.metrics["test"]["int8"]["per_class_recall"]
     assert set(recall) == set(card.labels)
     for label, value in recall.items():
         assert f"{label} {100 * value:.1f}%" in card.limitations[-1]
@@ -42,7 +42,7 @@ def test_bundled_model_matches_its_card(bundled_model):
     assert (card.input.height, card.input.width, card.input.channels) == (48, 48, 1)
     for key in ("command", "epochs", "seed", "data", "label_source"):
         assert card.training[key] not in (None, ""), key
-    metrics = card.metrics["val"]
+    metrics = card.metrics["test"]
     for side in ("float", "int8"):
         assert 0 < metrics[side]["accuracy"] <= 1
         assert set(metrics[side]["per_class_f1"]) == set(card.labels)

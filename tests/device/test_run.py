@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import MODELS
+from tests.device.mosquitto import wait_until
 
 RUN = [sys.executable, "-m", "emotion_device.cli", "run", "--model", str(MODELS / "emotion5.tflite")]
 
@@ -58,12 +59,9 @@ def test_a_signal_stops_the_loop_cleanly(photo_folder, tmp_path, signum):
     proc = subprocess.Popen([*RUN, "--source", str(photo_folder), "--loop", "--log", str(log)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for line in proc.stderr:
-            if line.startswith("INFO: Created TensorFlow Lite") or " model " not in line:
-                continue
-            break
-        while not log.exists() or not log.read_text():
-            assert proc.poll() is None, proc.stderr.read()
+        wait_until(lambda: proc.poll() is not None or (log.exists() and log.read_text()), 60,
+                   "the first JSON line")
+        assert proc.poll() is None, proc.stderr.read()
         os.kill(proc.pid, signum)
         rc = proc.wait(timeout=30)
     finally:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -126,3 +128,88 @@ def test_a_closed_spool_refuses_appends(tmp_path):
     spool.close()
     with pytest.raises(RuntimeError, match="closed"):
         spool.append("t", payload(0))
+
+
+def test_append_does_not_wait_for_a_sync_in_progress(tmp_path, monkeypatch):
+    """sync() waits for the disk outside the lock append() needs: an fsync that hangs (held
+    here until released) must not hold up the frame loop's appends."""
+    spool = Spool(tmp_path, sync_interval=0)
+    spool.append("t", payload(0))
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        entered.set()
+        release.wait(30)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    syncing = threading.Thread(target=spool.sync)
+    syncing.start()
+    try:
+        assert entered.wait(10), "sync() did not fsync"
+        appending = threading.Thread(target=spool.append, args=("t", payload(1)))
+        appending.start()
+        appending.join(10)
+        assert not appending.is_alive(), "append() waited for sync()'s fsync"
+    finally:
+        release.set()
+        syncing.join(30)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert stored(spool) == [1, 2]
+    spool.close()
+
+
+def test_appends_past_the_reservation_do_not_fsync_when_sync_runs(tmp_path, monkeypatch):
+    """The seq reservation is topped up by sync(), in the background, before append() needs it."""
+    spool = Spool(tmp_path, sync_interval=0)
+    for n in range(SEQ_BLOCK // 2 + 1):
+        spool.append("t", payload(n))
+    spool.sync()
+    calls = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
+    seqs = [spool.append("t", payload(n)) for n in range(SEQ_BLOCK)]  # well past seq SEQ_BLOCK
+    assert calls == []
+    assert seqs[-1] == SEQ_BLOCK // 2 + 1 + SEQ_BLOCK
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    spool.close()
+    again = Spool(tmp_path)
+    assert again.append("t", payload(0)) == seqs[-1] + 1  # a clean close stays gapless
+    again.close()
+
+
+def test_a_full_disk_fails_appends_cleanly_and_the_seq_reservation_is_retried(small_disk):
+    """On a full disk an append raises OSError and leaves no torn line; the reservation of the
+    next seq block is written again once there is space, so a seq is never issued without it
+    (after a crash, seq must never repeat)."""
+    folder = small_disk.path / "spool"
+    code = f"""
+import errno, os, sys
+sys.path[:0] = {sys.path!r}
+from emotion_device.spool import SEQ_BLOCK, Spool
+from tests.device.conftest import SmallDisk
+disk = SmallDisk(__import__("pathlib").Path({str(small_disk.path)!r}))
+spool = Spool({str(folder)!r}, sync_interval=3600)
+seqs = [spool.append("t", {{"n": n}}) for n in range(SEQ_BLOCK)]
+disk.fill()
+failures = 0
+for n in range(50):  # the next seq needs a new reservation: its cursor cannot be written
+    try:
+        seqs.append(spool.append("t", {{"n": n}}))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+        failures += 1
+disk.free()
+seqs.append(spool.append("t", {{"n": -1}}))
+print(failures, seqs[-1], flush=True)
+os._exit(0)  # a crash: no close()
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    failures, last = map(int, result.stdout.split())
+    assert failures == 50 and last == SEQ_BLOCK + 1
+    again = Spool(folder)
+    assert stored(again)[-1] == last and len(stored(again)) == SEQ_BLOCK + 1  # nothing torn, nothing lost
+    assert again.append("t", payload(0)) > last  # never repeats after the crash
+    again.close()

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -9,7 +11,8 @@ from emotion_train.cli import main as train_main
 from emotion_train.report import PLOT_FILES
 
 RUN_RECORD_KEYS = {"config", "command", "labels", "data", "class_weights", "parameters",
-                   "train_seconds_this_session", "finished", "versions", "metrics", "epochs_completed"}
+                   "train_seconds", "train_pieces", "selection", "finished", "versions", "metrics",
+                   "epochs_completed"}
 
 
 def test_help_lists_every_command(capsys):
@@ -21,13 +24,33 @@ def test_help_lists_every_command(capsys):
         assert f"    {command} " in text or f"    {command}\n" in text, command
 
 
+@pytest.mark.parametrize("command", [["emotion-train", "--help"], ["emotion-train", "train", "--help"],
+                                     ["emotion-train", "finetune", "--help"], ["emotion-convert", "--help"]])
+def test_help_is_quiet_and_loads_no_tensorflow(command):
+    """No TensorFlow/oneDNN banner on stderr: help texts never import TensorFlow."""
+    module = {"emotion-train": "emotion_train.cli", "emotion-convert": "emotion_convert.cli"}[command[0]]
+    code = (f"import sys\nfrom {module} import main\ntry:\n    main({command[1:]!r})\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_the_cli_offers_every_architecture_there_is():
+    from emotion_train.architectures import ARCHITECTURES
+    from emotion_train.run_configs import ARCHITECTURE_NAMES
+
+    assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES
+
+
 def test_every_training_run_ends_with_its_report(tiny_run):
     record = json.loads((tiny_run / "run.json").read_text())
     assert set(record) >= RUN_RECORD_KEYS, "the converter reads these fields"
     report = json.loads((tiny_run / "report" / "report.json").read_text())
     for name in PLOT_FILES.values():
         assert (tiny_run / "report" / name).is_file(), name
-    val = record["metrics"]["val"]
+    val = record["metrics"]["test"]  # the report is PublicTest's, scored once on the selected model
     assert report["n"] == val["n"] == 96
     assert report["accuracy"] == val["accuracy"] and report["macro_f1"] == val["macro_f1"]
     assert {label: row["f1"] for label, row in report["per_class"].items()} == val["per_class_f1"]

@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import keras
+    import numpy as np
 
     from emotion_convert import parity, quantize
     from emotion_convert.card import build_card, recall_limitation
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_device.model_card import sha256_of
     from emotion_device.preprocess import CropSpec, to_model_input
     from emotion_train.datapaths import VAL_FILE, data_dir
-    from emotion_train.fer2013 import fer2013_labels_can_score, load_fer2013_npz
+    from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
     from emotion_train.run_data import is_finetune, run_datasets
 
     run_path = args.run or args.model.with_name("run.json")
@@ -87,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
                "config": {**run["config"], "label_set": args.label_set}}
     config = run["config"]
     data_root = args.data_dir or config.get("data_dir")
-    train_data, val_data = run_datasets(run, data_root)
+    splits = run_datasets(run, data_root)
+    # Parity is checked where the run's choices were made; a run that kept its last epoch has
+    # no validation split, and is checked on PublicTest.
+    check_on = splits.val if splits.val is not None else splits.test
+    if check_on is None:
+        raise ValueError(f"{run_path} names no validation or test faces to check parity on")
 
-    calibration = quantize.representative_faces(to_model_input(train_data.x), args.calibration,
+    calibration = quantize.representative_faces(to_model_input(splits.train.x), args.calibration,
                                                 config["seed"])
     command = shlex.join(["emotion-convert", *(sys.argv[1:] if argv is None else argv)])
     staging = Path(tempfile.mkdtemp(prefix=f"emotion-convert-{args.name}-"))
@@ -112,50 +118,62 @@ def main(argv: list[str] | None = None) -> int:
         card = build_card(args.name, tflite_path, run, crop, architecture,
                           {"command": command, "calibration_faces": len(calibration),
                            "float_reference": float_reference, "label_subset_of": subset_of})
-        card.save(tflite_path.with_suffix(".json"))  # the device's classifier needs it for parity
+        card_path = tflite_path.with_suffix(".json")
+        card.save(card_path)  # the device's classifier needs it for the int8 side of parity
 
-        val_inputs = to_model_input(val_data.x)
-        float_val = parity.float_scores(model, val_inputs)
-        int8_val = parity.int8_scores(tflite_path, val_inputs)
-        report = parity.parity_report(float_val, int8_val, val_data.y, val_data.labels)
-        val_record = run["data"]["val"]
-        card.metrics = {"val": {"split": val_record.get("split", "FER2013 PublicTest"),
-                                "labels": val_record.get("labels", config["label_source"]), **report}}
-        extra = parity.top_up_faces(data_dir(data_root) / VAL_FILE, args.parity_faces - len(val_data),
-                                    config["seed"])
-        check = parity.parity_check(float_val, int8_val, model, tflite_path, extra, args.min_agreement)
-        check["faces_from"] = {"validation": len(val_data), "FER2013 PublicTest (top-up)": len(extra)}
-        card.metrics["parity"] = check
+        def scores_of(faces: FaceDataset) -> tuple[np.ndarray, np.ndarray]:
+            inputs = to_model_input(faces.x)
+            return parity.float_scores(model, inputs), parity.int8_scores(tflite_path, inputs)
+
+        def parity_block(faces: FaceDataset, split: str, labels: str,
+                         scores: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+            float_s, int8_s = scores or scores_of(faces)
+            return {"split": split, "labels": labels,
+                    **parity.parity_report(float_s, int8_s, faces.y, faces.labels)}
+
+        check_scores = scores_of(check_on)
+        card.metrics = {}
+        val_record = run["data"].get("val") or {}
+        if splits.val is not None:
+            card.metrics["val"] = parity_block(splits.val, val_record["split"],
+                                               val_record.get("labels", config["label_source"]), check_scores)
+        if splits.test is not None:
+            card.metrics["test"] = parity_block(splits.test, "FER2013 PublicTest", config["label_source"],
+                                                check_scores if check_on is splits.test else None)
         if (config["label_source"] != "fer2013" and not is_finetune(run)
                 and fer2013_labels_can_score(run["labels"])):
-            fer_val = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
-            fer_inputs = to_model_input(fer_val.x)
-            card.metrics["val_fer2013_labels"] = {
-                "split": "FER2013 PublicTest", "labels": "fer2013",
-                **parity.parity_report(parity.float_scores(model, fer_inputs),
-                                       parity.int8_scores(tflite_path, fer_inputs),
-                                       fer_val.y, fer_val.labels)}
+            fer_test = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
+            card.metrics["test_fer2013_labels"] = parity_block(fer_test, "FER2013 PublicTest", "fer2013")
+        report = card.metrics["val" if splits.val is not None else "test"]
+        # The gate: the checked split's faces, topped up with PublicTest faces when it is small.
+        extra = parity.top_up_faces(data_dir(data_root) / VAL_FILE, args.parity_faces - len(check_on),
+                                    config["seed"])
+        check = parity.parity_check(*check_scores, model, tflite_path, extra, args.min_agreement)
+        check["faces_from"] = {report["split"]: len(check_on), "FER2013 PublicTest (top-up)": len(extra)}
+        card.metrics["parity"] = check
         card.limitations = [*card.limitations, recall_limitation(card.metrics)]
-        card.save(tflite_path.with_suffix(".json"))
+        card.save(card_path)
 
-        log.info("parity on the %d validation faces: %d disagreements, %d of them int8 ties",
-                 report["float"]["n"], report["int8_float_disagreements"],
+        log.info("parity on the %d faces of %s: %d disagreements, %d of them int8 ties",
+                 report["float"]["n"], report["split"], report["int8_float_disagreements"],
                  report["int8_float_disagreements_int8_tied"])
-        log.info("parity check on %d faces (%d validation + %d PublicTest): agreement %.2f%%, "
-                 "%d disagreements (%d int8 ties)", check["faces"], len(val_data), len(extra),
+        log.info("parity check on %d faces (%d checked + %d PublicTest top-up): agreement %.2f%%, "
+                 "%d disagreements (%d int8 ties)", check["faces"], len(check_on), len(extra),
                  100 * check["int8_float_top1_agreement"], check["int8_float_disagreements"],
                  check["int8_float_disagreements_int8_tied"])
         summary = {"model": str(args.out_dir / tflite_path.name), "bytes": architecture["tflite_bytes"],
-                   "float_accuracy": report["float"]["accuracy"], "int8_accuracy": report["int8"]["accuracy"],
+                   "checked_on": report["split"], "float_accuracy": report["float"]["accuracy"],
+                   "int8_accuracy": report["int8"]["accuracy"],
                    "agreement": report["int8_float_top1_agreement"], "parity": check,
                    "written": check["passed"]}
+        if "test" in card.metrics:
+            summary["test_int8_accuracy"] = card.metrics["test"]["int8"]["accuracy"]
         print(json.dumps(summary, indent=2))
         if not check["passed"]:
             log.error("int8 agrees with float on %.2f%% of %d parity faces, below the required %.2f%%: "
                       "nothing written to %s", 100 * check["int8_float_top1_agreement"], check["faces"],
                       100 * args.min_agreement, args.out_dir)
             return 1
-        args.out_dir.mkdir(parents=True, exist_ok=True)
         # The card last: until it lands, the device refuses the new .tflite (its sha256 is not the
         # old card's) rather than loading it under another model's card.
         staged = sorted((path for path in staging.iterdir() if path.is_file()),

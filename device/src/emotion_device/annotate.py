@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_device.errors import UserError
 from emotion_device.face import Face
 
 COLOURS = {  # BGR
@@ -35,7 +36,13 @@ def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 def write_annotated(path: str | Path, image: np.ndarray, faces: list[Face]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), annotate(image, faces)):
-        raise OSError(f"could not write {path} (is the extension an image format?)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, data = cv2.imencode(path.suffix or ".png", annotate(image, faces))
+        if not ok:
+            raise UserError(f"--annotate {path}: OpenCV cannot write {path.suffix!r} images")
+        path.write_bytes(data.tobytes())
+    except (OSError, cv2.error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip()
+        raise UserError(f"--annotate {path}: cannot write it: {reason}") from None
     return path

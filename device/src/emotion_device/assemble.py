@@ -1,7 +1,12 @@
-"""Turns a validated Config into the running objects; the only place that knows them all."""
+"""Turns a validated Config into the running objects; the only place that knows them all.
+
+Whatever is opened before a later part fails (the camera, a log file, when the MQTT spool
+folder is unusable) is closed again before the error leaves, so a failed start leaks nothing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from emotion_device.classifier import EmotionClassifier
@@ -11,7 +16,7 @@ from emotion_device.detectors import create_detector
 from emotion_device.face_tracks import FaceTracks
 from emotion_device.models import resolve_model
 from emotion_device.pipeline import FacePipeline
-from emotion_device.sinks import JsonLinesSink, MqttSink, Sink, resolve_password
+from emotion_device.sinks import JsonLinesSink, MqttSink, Sink
 from emotion_device.snapshots import SnapshotWriter
 from emotion_device.sources import open_source
 
@@ -29,28 +34,37 @@ def build_pipeline(config: Config) -> FacePipeline:
 
 
 def build_sinks(config: Config, labels: list[str], model: str = "emotion-edge") -> list[Sink]:
+    """The configured sinks; the caller closes them. When one cannot be made, the ones made
+    before it are closed and the error is raised."""
     out = config.output
     sinks: list[Sink] = []
-    if out.jsonl:
-        sinks.append(JsonLinesSink(out.jsonl, out.jsonl_max_bytes, out.jsonl_backups))
-    if config.mqtt.enabled:
-        mqtt = config.mqtt
-        password = resolve_password(mqtt.password_file or None, mqtt.password_env or None)
-        sinks.append(MqttSink(mqtt.sink_config(config.device.id, password), labels=labels, model=model))
+    with contextlib.ExitStack() as opened:
+        if out.jsonl:
+            jsonl = JsonLinesSink(out.jsonl, out.jsonl_max_bytes, out.jsonl_backups)
+            opened.callback(jsonl.close)
+            sinks.append(jsonl)
+        if config.mqtt.enabled:
+            mqtt = MqttSink(config.mqtt, config.device.id, labels=labels, model=model)
+            opened.callback(mqtt.close)
+            sinks.append(mqtt)
+        opened.pop_all()  # success: the sinks now belong to the caller
     return sinks
 
 
 def build_daemon(config: Config, max_frames: int | None = None) -> Daemon:
+    """A daemon that owns its source and sinks (Daemon.run closes them)."""
     pipeline = build_pipeline(config)
     src = config.source
-    source = open_source(src.uri, loop=src.loop, size=(src.width, src.height),
-                         lores_width=src.lores_width,
-                         reopen_max_delay=src.reopen_max_delay)
     tracks = FaceTracks(pipeline.labels, config.tracking, config.smoothing, config.output.publish_interval)
-    snapshots = None
-    if config.privacy.debug_snapshots:
-        snapshots = SnapshotWriter(config.privacy.snapshot_dir, pipeline.crop_spec)
     options = LoopOptions(every_n=config.detector.every_n, max_frames=max_frames,
                           max_fps=config.source.max_fps, stats_interval=config.output.stats_interval)
-    sinks = build_sinks(config, pipeline.labels, pipeline.classifier.card.name)
+    with contextlib.ExitStack() as opened:
+        source = open_source(src.uri, loop=src.loop, size=(src.width, src.height),
+                             lores_width=src.lores_width, reopen_max_delay=src.reopen_max_delay)
+        opened.callback(source.close)
+        snapshots = None
+        if config.privacy.debug_snapshots:
+            snapshots = SnapshotWriter(config.privacy.snapshot_dir, pipeline.crop_spec)
+        sinks = build_sinks(config, pipeline.labels, pipeline.classifier.card.name)
+        opened.pop_all()
     return Daemon(source, pipeline, tracks, sinks, options, snapshots=snapshots)

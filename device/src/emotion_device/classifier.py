@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_device.model_card import ModelCard, load_verified_card
+from emotion_device.model_card import ModelCard, ModelCardError, load_verified_card
 from emotion_device.runtime import RuntimeInfo, make_interpreter
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,11 @@ class EmotionClassifier:
         self._output = self.interpreter.get_output_details()[0]
         expected = (self.card.input.height, self.card.input.width, self.card.input.channels)
         if tuple(self._input["shape"][1:]) != expected:
-            raise ValueError(
+            raise ModelCardError(
                 f"{self.model_path}: input shape {tuple(self._input['shape'])} does not match "
                 f"the card's {expected}")
         if self._output["shape"][-1] != len(self.labels):
-            raise ValueError(
+            raise ModelCardError(
                 f"{self.model_path}: {self._output['shape'][-1]} outputs but the card lists "
                 f"{len(self.labels)} labels")
         self._batch = int(self._input["shape"][0])

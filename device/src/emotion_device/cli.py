@@ -6,16 +6,16 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from emotion_device import __version__
-from emotion_device.config import Config, ConfigError, load_config, parse_config
+from emotion_device.config import Config, ConfigError, check_model, load_config, parse_config
 from emotion_device.detectors import DETECTORS
+from emotion_device.errors import UserError
 from emotion_device.images import ImageReadError, read_image
-from emotion_device.model_card import ModelCardError
 from emotion_device.models import DEFAULT_MODEL
-from emotion_device.runtime import RuntimeUnavailable
 from emotion_device.sources import SourceError
 
 log = logging.getLogger("emotion_device")
@@ -32,16 +32,30 @@ examples:
   emotion-device check-config /etc/emotion-edge/config.toml
 """
 
-# Problems a user can fix: reported in one line and exit code 2, without a traceback.
-USER_ERRORS = (ConfigError, ModelCardError, ImageReadError, SourceError, RuntimeUnavailable,
-               FileNotFoundError, ValueError)
+# Exit statuses: 0 fine; 1 some of several images unreadable, a doctor check or a bench
+# comparison failed; 2 a problem the user can fix (UserError), reported in one line.
+EXIT_USER_ERROR = 2
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="bundled model name or path to a .tflite with its .json card "
                                    f"(default: {DEFAULT_MODEL})")
     p.add_argument("--detector", choices=sorted(DETECTORS), help="face detector (default: haar)")
-    p.add_argument("--threads", type=int, help="interpreter threads (default: 1)")
+    p.add_argument("--threads", type=_at_least_one, help="interpreter threads (default: 1)")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average each face's scores with its mirror image's: steadier scores at "
                         "twice the classifier time (default: the config's model.tta_flip, off)")
@@ -68,29 +82,49 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
     return parse_config(dataclasses.asdict(config), "command line")
 
 
+def _annotation_path(target: Path, image: str, several: bool) -> Path:
+    """Where --annotate writes `image`'s picture: into the folder when several images are
+    given or OUT is a folder, else OUT itself (which must have an image extension)."""
+    from emotion_device.images import IMAGE_SUFFIXES
+
+    if several or target.is_dir():
+        if target.exists() and not target.is_dir():
+            raise UserError(f"--annotate {target}: several images need a folder, not a file")
+        return target / f"{Path(image).stem}.annotated.png"
+    if target.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UserError(f"--annotate {target}: unknown image extension {target.suffix or '(none)'!r}; "
+                        f"use one of {', '.join(sorted(IMAGE_SUFFIXES))}, or an existing folder")
+    return target
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from emotion_device.annotate import write_annotated
     from emotion_device.assemble import build_pipeline
 
-    pipeline = build_pipeline(_apply_overrides(Config(), args))
     several = len(args.images) > 1
+    if args.annotate:  # a wrong OUT is known before any image is read
+        _annotation_path(Path(args.annotate), args.images[0], several)
+    pipeline = build_pipeline(_apply_overrides(Config(), args))
     failures = 0
     for name in args.images:
         try:
             image = read_image(name)
         except ImageReadError as exc:
+            if not several:
+                raise
             print(f"emotion-device: error: {exc}", file=sys.stderr)
             failures += 1
             continue
         faces = pipeline.process(image)
         for index, face in enumerate(faces):
-            print(json.dumps({"image": name, "face_index": index, **face.to_dict()}))
+            print(json.dumps({"image": name, "face_index": index, **face.to_dict()}), flush=True)
         if not faces:
             log.info("%s: no face found", name)
         if args.annotate:
-            target = Path(args.annotate)
-            out = target / f"{Path(name).stem}.annotated.png" if several or target.is_dir() else target
+            out = _annotation_path(Path(args.annotate), name, several)
             log.info("annotated image written to %s", write_annotated(out, image, faces))
+    if failures == len(args.images):
+        return EXIT_USER_ERROR
     return 1 if failures else 0
 
 
@@ -102,13 +136,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         config.output.jsonl = "-"  # without a config, JSON lines go to stdout
     if args.source is None and args.config is None:
         raise ConfigError("run needs --source or a --config with [source] uri")
-    daemon = build_daemon(_apply_overrides(config, args), max_frames=args.max_frames)
-    daemon.run()
+    config = _apply_overrides(config, args)
+    check_model(config, args.config or "command line")  # the same refusal as check-config's
+    daemon = build_daemon(config, max_frames=args.max_frames)
+    stats = daemon.run()
+    if stats.frames == 0 and daemon.stop_reason == "end of source":
+        raise SourceError(f"source {config.source.uri}: no frame could be read (see the log above)")
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
+    check_model(config, args.file)
     if args.json:
         print(json.dumps(dataclasses.asdict(config), indent=2))
     else:
@@ -178,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt-host", help="publish to this MQTT broker (the password comes from the "
                                        "config's mqtt.password_file or mqtt.password_env)")
     p.add_argument("--mqtt-port", type=int)
-    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    p.add_argument("--every-n", type=int, metavar="N", help="run the detector every N frames")
+    p.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
+    p.add_argument("--every-n", type=_at_least_one, metavar="N", help="run the detector every N frames")
     p.add_argument("--loop", action="store_true", help="repeat an image folder or video file")
     _add_model_flags(p)
     p.set_defaults(func=cmd_run)
@@ -227,9 +266,15 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         print(f"emotion-device: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

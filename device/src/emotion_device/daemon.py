@@ -4,13 +4,19 @@ The loop only composes the steps; each lives in its own module. It keeps running
 frame fails or a live source drops (the source reopens itself), pings the systemd watchdog
 from every iteration, and on SIGTERM/SIGINT finishes the frame in hand, flushes every sink
 and returns. SIGHUP reopens log files.
+
+A sink that raises (a bug, a disk that went away) is logged, counted in stats as
+`sink_errors`, and skipped for that record; the other sinks still get it. The daemon owns its
+source, sinks and notifier: run() closes every one of them, even when one close raises.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emotion_device.events import FaceEvent
@@ -52,6 +58,7 @@ class Daemon:
         self._last_state: RoomState | None = None
         self._reopen_requested = False
         self._ready = False
+        self._sink_failures: set[tuple[str, str, str]] = set()  # (sink, action, error) already logged
         self.last_stats: dict = {}
 
     # signals ---------------------------------------------------------------------------
@@ -116,8 +123,8 @@ class Daemon:
         state = self.tracks.state()
         if state != self._last_state:
             self._last_state = state
-            for sink in self.sinks:
-                sink.write_state({"ts": round(frame.timestamp, 3), **state.to_dict()})
+            payload = {"ts": round(frame.timestamp, 3), **state.to_dict()}
+            self._to_sinks("write_state", lambda sink: sink.write_state(payload))
         published = time.monotonic()
         self.stats.record("publish", published - classified)
         self.stats.frame_done(len(faces))
@@ -128,15 +135,34 @@ class Daemon:
         return True
 
     def _emit(self, event: FaceEvent) -> None:
+        self._to_sinks("write", lambda sink: sink.write(event))
+
+    def _to_sinks(self, action: str, call: Callable[[Sink], object]) -> None:
+        """Give every sink the record; one that raises does not keep it from the others."""
         for sink in self.sinks:
-            sink.write(event)
+            try:
+                call(sink)
+            except BrokenPipeError:
+                raise  # JSON lines on stdout and the reader left (`run | head`): stop
+            except Exception as exc:
+                self._sink_failed(sink, action, exc)
+
+    def _sink_failed(self, sink: Sink, action: str, exc: Exception) -> None:
+        name = type(sink).__name__
+        self.stats.sink_errors[name] = self.stats.sink_errors.get(name, 0) + 1
+        key = (name, action, f"{type(exc).__name__}: {exc}")
+        if key in self._sink_failures:
+            log.debug("%s.%s failed again: %s", *key)
+            return
+        self._sink_failures.add(key)
+        log.error("%s.%s failed; the other sinks carry on (counted in stats as sink_errors)",
+                  name, action, exc_info=exc)
 
     def _housekeeping(self, now: float) -> None:
         self.notifier.watchdog()
         if self._reopen_requested:
             self._reopen_requested = False
-            for sink in self.sinks:
-                sink.reopen()
+            self._to_sinks("reopen", lambda sink: sink.reopen())
             log.info("reopened log files (SIGHUP)")
         if now - self._last_stats >= self.options.stats_interval:
             self._last_stats = now
@@ -150,22 +176,44 @@ class Daemon:
         extra = {"source": self.source_status(),
                  "source_failures": getattr(self.source, "failures", 0)}
         for sink in self.sinks:
-            extra.update(getattr(sink, "stats", lambda: {})())
+            try:
+                extra.update(getattr(sink, "stats", lambda: {})())
+            except Exception as exc:
+                self._sink_failed(sink, "stats", exc)
         data = self.stats.snapshot(extra)
         self.last_stats = data
-        for sink in self.sinks:
-            sink.write_stats(data)
+        self._to_sinks("write_stats", lambda sink: sink.write_stats(data))
         faces = self._last_state.faces if self._last_state else 0
         self.notifier.status(f"{data['fps']:.1f} fps, {faces} faces, source {data['source']}")
         log.info("stats: %s", data)
         return data
 
     # the loop --------------------------------------------------------------------------
+    def _close_sink(self, sink: Sink) -> None:
+        try:
+            sink.close()
+        except Exception as exc:
+            self._sink_failed(sink, "close", exc)
+
+    @staticmethod
+    def _restore_signals(previous: dict) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
     def run(self) -> RunStats:
         handlers = {signal.SIGINT: self.request_stop, signal.SIGTERM: self.request_stop,
                     signal.SIGHUP: self.request_reopen}
         previous = {s: signal.signal(s, h) for s, h in handlers.items()}
-        try:
+        # Unwound in reverse: final stats, each sink, the source, the notifier, the signal
+        # handlers. Every step runs even when an earlier one raises.
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self._restore_signals, previous)
+            cleanup.callback(self.notifier.close)
+            cleanup.callback(self.source.close)
+            for sink in self.sinks:
+                cleanup.callback(self._close_sink, sink)
+            cleanup.callback(self.publish_stats)
+            cleanup.callback(self.notifier.stopping)
             while self.stop_reason is None:
                 if self.options.max_frames is not None and self.stats.frames >= self.options.max_frames:
                     self.stop_reason = "max-frames"
@@ -173,15 +221,6 @@ class Daemon:
                 if not self.step():
                     self.stop_reason = "end of source"
                     break
-        finally:
-            self.notifier.stopping()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            self.publish_stats()
-            for sink in self.sinks:
-                sink.close()
-            self.source.close()
-            self.notifier.close()
         log.info("stopped (%s): %d frames, %d faces, %d failed, %.1f fps", self.stop_reason,
                  self.stats.frames, self.stats.faces, self.stats.failed_frames, self.stats.fps)
         return self.stats

@@ -6,14 +6,18 @@ not hide the state of the others (model fine, broker reachable).
 
 from __future__ import annotations
 
+import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from emotion_device import __version__
+from emotion_device.classifier import EmotionClassifier
 from emotion_device.config import Config
 
 
@@ -30,7 +34,7 @@ class CheckResult:
 class Doctor:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.classifier = None
+        self.classifier: EmotionClassifier | None = None
         self.frame: np.ndarray | None = None
 
     def check_platform(self) -> str:
@@ -47,8 +51,10 @@ class Doctor:
         self.classifier = EmotionClassifier(path, num_threads=self.config.model.threads,
                                             tta_flip=self.config.model.tta_flip)
         card = self.classifier.card
-        accuracy = card.metrics.get("val", {}).get("int8", {}).get("accuracy")
-        shown = f", PublicTest int8 accuracy {accuracy:.1%}" if accuracy is not None else ""
+        block = card.metrics.get("test") or card.metrics.get("val") or {}
+        accuracy = block.get("int8", {}).get("accuracy")
+        split = block.get("split", "validation")
+        shown = f", int8 accuracy {accuracy:.1%} on {split}" if accuracy is not None else ""
         tta = "; flip TTA on" if self.config.model.tta_flip else ""
         return f"{path} ({card.name}: {', '.join(card.labels)}; sha256 matches the card{shown}{tta})"
 
@@ -93,16 +99,14 @@ class Doctor:
         return f"{self.config.detector.name}: {len(faces)} face(s) {where} in {ms:.0f} ms"
 
     def check_broker(self) -> str:
-        """Connect with the daemon's own settings (TLS, user, password) and wait for CONNACK."""
+        """Connect the way the daemon does (the same client factory: TLS, user, password) and
+        wait for CONNACK."""
         import threading
 
-        import paho.mqtt.client as mqtt
+        from emotion_device.mqtt_client import make_client
 
-        from emotion_device.sinks import resolve_password
-
-        section = self.config.mqtt
-        password = resolve_password(section.password_file or None, section.password_env or None)
-        settings = section.sink_config(self.config.device.id, password)
+        settings = self.config.mqtt
+        password = settings.password()
         answer: dict = {}
         done = threading.Event()
 
@@ -110,13 +114,7 @@ class Doctor:
             answer["reason"] = reason_code
             done.set()
 
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"emotion-edge-doctor-{settings.device_id}")
-        if settings.tls_ca_file:
-            client.tls_set(ca_certs=settings.tls_ca_file, certfile=settings.tls_cert_file,
-                           keyfile=settings.tls_key_file)
-        if settings.username:
-            client.username_pw_set(settings.username, password)
+        client = make_client(settings, f"emotion-edge-doctor-{self.config.device.id}", password)
         client.on_connect = on_connect
         client.connect(settings.host, settings.port, keepalive=10)
         client.loop_start()
@@ -130,13 +128,41 @@ class Doctor:
             raise PermissionError(f"{settings.host}:{settings.port} refused the connection: "
                                   f"{answer['reason']} (check mqtt.username and the password)")
         auth = f" as {settings.username}" if settings.username else ""
-        tls = " over TLS" if settings.tls_ca_file else ""
+        tls = " over TLS" if settings.uses_tls else ""
         return f"{settings.host}:{settings.port} accepted the connection{auth}{tls}"
+
+    def check_outputs(self) -> str:
+        """The folders the daemon writes to accept a file, as this user: the JSON-lines log,
+        the MQTT spool and the snapshots. Nothing is created."""
+        places = []
+        jsonl = self.config.output.jsonl
+        if jsonl and jsonl != "-":
+            places.append(("output.jsonl", Path(jsonl).parent))
+        if self.config.mqtt.enabled:
+            places.append(("mqtt.spool_dir", self.config.mqtt.spool_path()))
+        if self.config.privacy.debug_snapshots:
+            places.append(("privacy.snapshot_dir", Path(self.config.privacy.snapshot_dir)))
+        for key, folder in places:
+            # Probe without leaving anything behind: a file in the folder if it exists, else a
+            # folder in its nearest existing parent (where the daemon would create it).
+            existing = folder
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent
+            try:
+                if existing == folder:
+                    with tempfile.TemporaryFile(dir=folder):
+                        pass
+                else:
+                    os.rmdir(tempfile.mkdtemp(dir=existing))
+            except OSError as exc:
+                raise PermissionError(f"{key}: {folder} is not writable: {exc.strerror or exc}") from None
+        return ", ".join(f"{key} {folder}" for key, folder in places) + " writable" if places else \
+            "no files to write (JSON lines on stdout, MQTT off)"
 
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
         checks = [("platform", self.check_platform), ("model", self.check_model),
                   ("interpreter", self.check_interpreter), ("source", self.check_source),
-                  ("detector", self.check_detector)]
+                  ("detector", self.check_detector), ("outputs", self.check_outputs)]
         if self.config.mqtt.enabled:
             checks.append(("broker", self.check_broker))
         return checks

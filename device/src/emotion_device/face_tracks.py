@@ -64,6 +64,7 @@ class FaceTracks:
         for (fid, box), row in zip(located, scores):
             smoother = self._smoothers.setdefault(fid, LabelSmoother(self.smoothing))
             smoothed = smoother.update(row)
+            assert smoother.scores is not None  # set by update()
             face = face_from_scores(box, row, self.labels, self._scores.get(fid))
             face.face_id = fid
             face.smoothed_label = self.labels[smoothed]
@@ -73,18 +74,24 @@ class FaceTracks:
 
     def due(self, face: Face, now: float) -> bool:
         """True at most once per publish interval per face, so MQTT is not flooded at 30 fps."""
+        if face.face_id is None:  # not from this tracker: nothing to limit
+            return True
         last = self._last_published.get(face.face_id)
         if last is not None and now - last < self.publish_interval:
             return False
         self._last_published[face.face_id] = now
         return True
 
+    def _smoothed_score(self, face_id: int, label: str) -> float:
+        scores = self._smoothers[face_id].scores
+        return float(scores[self.labels.index(label)]) if scores is not None else 0.0
+
     def state(self) -> RoomState:
         labels = {fid: self.labels[s.label] for fid, s in self._smoothers.items() if s.label is not None}
         if not labels:
             return RoomState(0, None, {})
         counts = Counter(labels.values())
-        confidence = {label: sum(float(self._smoothers[f].scores[self.labels.index(label)])
-                                 for f, lab in labels.items() if lab == label) for label in counts}
+        confidence = {label: sum(self._smoothed_score(f, label) for f, lab in labels.items() if lab == label)
+                      for label in counts}
         dominant = max(counts, key=lambda label: (counts[label], confidence[label]))
         return RoomState(len(labels), dominant, labels)

@@ -48,7 +48,7 @@ def discovery_messages(target: DiscoveryTarget) -> list[tuple[str, bytes]]:
         "model": target.model,
         "sw_version": __version__,
     }
-    common = {
+    common: dict[str, object] = {
         "state_topic": target.state_topic,
         "availability_topic": target.available_topic,
         # The available topic also carries "stopped"; HA only knows two values.
@@ -59,7 +59,7 @@ def discovery_messages(target: DiscoveryTarget) -> list[tuple[str, bytes]]:
     }
     if target.expire_after:
         common["expire_after"] = target.expire_after
-    sensors = {
+    sensors: dict[str, dict[str, object]] = {
         "emotion": {
             "name": "Emotion",
             "device_class": "enum",

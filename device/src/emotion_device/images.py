@@ -7,10 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_device.errors import UserError
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UserError, ValueError):
     """A file could not be decoded as an image."""
 
 

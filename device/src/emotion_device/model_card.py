@@ -12,13 +12,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from emotion_device.errors import UserError
 from emotion_device.labels import VOCABULARY
 from emotion_device.preprocess import INPUT_SIZE, CropSpec
 
 CARD_VERSION = 1
 
 
-class ModelCardError(ValueError):
+class ModelCardError(UserError, ValueError):
     """A card is missing, malformed, or does not describe the model file beside it."""
 
 

@@ -12,6 +12,9 @@ from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any
 
+from emotion_device.errors import UserError
+from emotion_device.models import ModelNotFound
+
 log = logging.getLogger(__name__)
 
 # (label, module holding Interpreter, distribution whose version is reported)
@@ -22,7 +25,7 @@ RUNTIMES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class RuntimeUnavailable(RuntimeError):
+class RuntimeUnavailable(UserError, RuntimeError):
     """No TFLite interpreter could be created from any of the known runtimes."""
 
 
@@ -51,7 +54,7 @@ def make_interpreter(model_path: Path, num_threads: int = 1,
     """
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise FileNotFoundError(f"model file {model_path} not found")
+        raise ModelNotFound(f"model file {model_path} not found")
     candidates = [r for r in RUNTIMES if prefer in (None, r[0])]
     if not candidates:
         raise ValueError(f"unknown runtime {prefer!r}; known: {', '.join(r[0] for r in RUNTIMES)}")

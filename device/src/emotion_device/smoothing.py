@@ -11,18 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emotion_device.options import Options, option
+
 
 @dataclass
-class SmoothingOptions:
-    alpha: float = 0.4  # weight of the newest scores in the EMA
-    margin: float = 0.1  # lead (in smoothed score) a challenger needs over the current label
-    hold_frames: int = 3  # consecutive updates the lead must last
-
-    def __post_init__(self) -> None:
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"smoothing alpha must be in (0, 1], got {self.alpha}")
-        if self.margin < 0 or self.hold_frames < 1:
-            raise ValueError("smoothing margin must be >= 0 and hold_frames >= 1")
+class SmoothingOptions(Options):
+    alpha: float = option(0.4, gt=0, le=1)  # weight of the newest scores in the EMA
+    margin: float = option(0.1, ge=0)  # lead (in smoothed score) a challenger needs over the current label
+    hold_frames: int = option(3, ge=1)  # consecutive updates the lead must last
 
 
 class LabelSmoother:
@@ -50,4 +46,5 @@ class LabelSmoother:
                 self.label, self._challenger, self._streak = leader, None, 0
         else:
             self._challenger, self._streak = None, 0
+        assert self.label is not None  # set by the first update
         return self.label

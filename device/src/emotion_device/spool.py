@@ -14,11 +14,18 @@ On disk, in one folder:
   with seq < H is done (acknowledged or dropped) and N is at least every seq ever issued.
 - ``lock``: held with flock while a Spool is open, so two daemons never share a folder.
 
-Segments are flushed to the OS on every append, which survives a crash of the process, and
-fsynced by sync() at most every ``sync_interval`` seconds, which bounds what a power cut can
-take. The cursor is written at the same pace; a stale cursor only means some acknowledged
-messages are sent again, which at-least-once allows. Seqs are reserved in blocks of SEQ_BLOCK,
-so seq never repeats even after a crash (it then skips ahead); a clean close keeps it gapless.
+Every append is one write() to the OS, which survives a crash of the process; a write that
+fails (a full disk) is cut off again with ftruncate, so no torn line is left behind, and the
+caller gets the OSError. Only sync(), which the owner calls from a background thread at most
+every ``sync_interval`` seconds, waits for the disk: it fsyncs the segments and the folder and
+writes the cursor, outside the lock that append() takes, so the frame loop never waits on an
+fsync. That interval bounds what a power cut can take. A stale cursor only means some
+acknowledged messages are sent again, which at-least-once allows.
+
+Seqs are reserved in blocks of SEQ_BLOCK, and sync() tops the reservation up ahead of use, so
+append() writes the cursor itself only when a burst outruns that. The reservation moves only
+once the cursor that records it is on disk, so seq never repeats even after a crash (it then
+skips ahead), and a failed cursor write is simply tried again. A clean close keeps seq gapless.
 """
 
 from __future__ import annotations
@@ -36,7 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from emotion_device.errors import UserError
+from emotion_device.outage import Outage
+
 log = logging.getLogger(__name__)
+
+
+class SpoolInUse(UserError, RuntimeError):
+    """Another process holds the spool folder."""
 
 CURSOR_FILE = "cursor.json"
 LOCK_FILE = "lock"
@@ -115,7 +129,12 @@ class Spool:
         self._segments: deque[_Segment] = deque()
         self._writer: BinaryIO | None = None
         self._writer_dirty = False
+        self._retired: list[BinaryIO] = []  # full segments' files, to fsync and close in sync()
+        self._dir_dirty = False  # a segment was created or removed since the last sync
         self._cursor_dirty = False
+        self._cursor_lock = threading.Lock()  # orders cursor writes; never taken before _lock
+        self._cursor_next = 0  # the highest next_seq on disk: a cursor never moves it back
+        self._sync_outage = Outage(log)
         self._last_sync = time.monotonic()
         self._unreported: list[int] = []  # [count, first seq, last seq] of drops not yet logged
         self._last_warning = -math.inf
@@ -133,7 +152,7 @@ class Spool:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise RuntimeError(f"spool {self.directory} is in use by another process") from None
+            raise SpoolInUse(f"spool {self.directory} is in use by another process") from None
         return handle
 
     def _read_cursor(self) -> dict:
@@ -182,15 +201,17 @@ class Spool:
                      self.directory, len(self._entries), self._bytes, self._entries[0].seq, last)
         self._enforce_bound()
         self._remove_done_segments()
-        self._write_cursor(self._next_seq)
+        self._write_cursor(self._cursor_data(self._next_seq))
 
     # seq ---------------------------------------------------------------------------------
     def _issue_seq(self) -> int:
         seq = self._next_seq
         if seq > self._reserved:
-            # Before _next_seq moves: the cursor's head must not pass a message not yet stored.
-            self._reserved = seq + SEQ_BLOCK - 1
-            self._write_cursor(self._reserved + 1)
+            # sync() did not top the reservation up in time: reserve here, and move _reserved
+            # only once that is on disk (an OSError leaves everything as it was, to retry).
+            reserved = seq + SEQ_BLOCK - 1
+            self._write_cursor(self._cursor_data(reserved + 1))
+            self._reserved = reserved
         self._next_seq += 1
         return seq
 
@@ -217,39 +238,42 @@ class Spool:
     def _write_line(self, seq: int, line: bytes) -> None:
         if self._writer is None or self._segments[-1].size >= self.segment_bytes:
             self._start_segment(seq)
-        segment = self._segments[-1]
+        segment, writer = self._segments[-1], self._writer
+        assert writer is not None  # _start_segment opened it
+        view = memoryview(line)
         try:
-            self._writer.write(line)
-            self._writer.flush()
+            while view:  # unbuffered: each write() goes straight to the OS, maybe in part
+                view = view[writer.write(view) or 0:]
         except OSError:
-            # A half-written line must not be glued to the next one: continue in a new segment.
-            self._close_writer()
+            # Cut the part that made it, so the next line does not glue onto a torn one; where
+            # even that fails, continue in a new segment (a torn last line is skipped on load).
+            try:
+                os.ftruncate(writer.fileno(), segment.size)
+            except OSError:
+                self._retire_writer()
             raise
         segment.size += len(line)
         segment.last_seq = seq
         self._writer_dirty = True
 
     def _start_segment(self, seq: int) -> None:
-        self._close_writer()
+        self._retire_writer()
         path = self.directory / f"seg-{seq:020d}.jsonl"
-        self._writer = open(path, "ab")  # noqa: SIM115 - held until the segment is full
+        self._writer = open(path, "ab", buffering=0)  # noqa: SIM115 - held until the segment is full
         self._segments.append(_Segment(seq, path))
-        _fsync_dir(self.directory)
+        self._dir_dirty = True
         self._remove_done_segments()
 
-    def _close_writer(self) -> None:
+    def _retire_writer(self) -> None:
+        """Stop writing the current segment; sync() fsyncs and closes it, off the frame loop."""
         if self._writer is None:
             return
-        try:
-            if self._writer_dirty:
-                self._writer.flush()
-                os.fsync(self._writer.fileno())
-        except OSError as exc:
-            log.warning("spool %s: could not sync a segment: %s", self.directory, exc)
-        finally:
+        if self._writer_dirty:
+            self._retired.append(self._writer)
+        else:
             self._writer.close()
-            self._writer = None
-            self._writer_dirty = False
+        self._writer = None
+        self._writer_dirty = False
 
     # the bound -----------------------------------------------------------------------------
     def _enforce_bound(self) -> None:
@@ -331,33 +355,80 @@ class Spool:
                 break  # the segment being written stays until it is full
             segment = self._segments.popleft()
             segment.path.unlink(missing_ok=True)
+            self._dir_dirty = True
 
     # syncing -------------------------------------------------------------------------------
-    def _write_cursor(self, next_seq: int) -> None:
-        path = self.directory / CURSOR_FILE
-        temp = path.with_name(f".{CURSOR_FILE}.tmp")
-        data = _dumps({"version": 1, "head": self._head(), "next_seq": next_seq})
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-        self._cursor_dirty = False
+    def _cursor_data(self, next_seq: int) -> tuple[int, int]:
+        """(head, next_seq) as they stand now; call with _lock held."""
+        return self._head(), next_seq
+
+    def _write_cursor(self, cursor: tuple[int, int], exact: bool = False) -> None:
+        """Replace cursor.json atomically. Writers are ordered by _cursor_lock, and next_seq
+        never moves back, even when a slower writer's snapshot is older than the last one,
+        except on close (`exact`), where every seq above next_seq is known to be unused."""
+        head, next_seq = cursor
+        with self._cursor_lock:
+            next_seq = next_seq if exact else max(next_seq, self._cursor_next)
+            path = self.directory / CURSOR_FILE
+            temp = path.with_name(f".{CURSOR_FILE}.tmp")
+            with open(temp, "wb") as handle:
+                handle.write(_dumps({"version": 1, "head": min(head, next_seq), "next_seq": next_seq}))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+            self._cursor_next = next_seq
 
     def sync(self) -> None:
-        """Fsync, cursor and pending drop warnings, at most every sync_interval: the owner calls
-        this often from a background thread, so appends in the frame loop never wait for a disk."""
+        """At most every sync_interval: fsync the segments and the folder, top up the seq
+        reservation, write the cursor, report drops. The owner calls this often from a
+        background thread; the disk is waited for outside the lock append() takes. A failing
+        disk is logged once and retried on the next call."""
         with self._lock:
             now = time.monotonic()
             if self._closed or now - self._last_sync < self.sync_interval:
                 return
             self._last_sync = now
-            if self._writer is not None and self._writer_dirty:
-                os.fsync(self._writer.fileno())
-                self._writer_dirty = False
-            if self._cursor_dirty:
-                self._write_cursor(self._reserved + 1)
+            files = [*self._retired]
+            self._retired.clear()
+            writer = self._writer if self._writer_dirty else None
+            fd = os.dup(writer.fileno()) if writer is not None else None  # stays valid if it retires
+            self._writer_dirty = False
+            dir_dirty, self._dir_dirty = self._dir_dirty, False
+            top_up = self._reserved - self._next_seq < SEQ_BLOCK // 2
+            reserve = self._next_seq + SEQ_BLOCK if top_up else self._reserved
+            cursor = self._cursor_data(reserve + 1) if top_up or self._cursor_dirty else None
+            self._cursor_dirty = False
             self._report_drops(force=False)
+        try:
+            for handle in files:
+                os.fsync(handle.fileno())
+            if fd is not None:
+                os.fsync(fd)
+            if dir_dirty:
+                _fsync_dir(self.directory)
+            if cursor is not None:
+                self._write_cursor(cursor)
+        except OSError as exc:
+            self._sync_failed(exc, files, fd is not None, dir_dirty, cursor is not None)
+        else:
+            self._sync_outage.ok(f"spool {self.directory}: synced to disk again")
+            for handle in files:
+                handle.close()
+            with self._lock:
+                self._reserved = max(self._reserved, reserve)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _sync_failed(self, exc: OSError, files: list[BinaryIO], writer: bool, dir_dirty: bool,
+                     cursor: bool) -> None:
+        self._sync_outage.failed(f"spool {self.directory}: cannot sync to disk: {exc.strerror or exc}",
+                                 "; retrying")
+        with self._lock:  # everything not done is done again on the next call
+            self._retired[:0] = files
+            self._writer_dirty |= writer
+            self._dir_dirty |= dir_dirty
+            self._cursor_dirty |= cursor
 
     def close(self) -> None:
         """Persist everything; the next Spool on this folder continues with the next seq."""
@@ -365,10 +436,25 @@ class Spool:
             if self._closed:
                 return
             self._report_drops(force=True)
-            self._close_writer()
+            self._retire_writer()
             self._remove_done_segments()
-            self._write_cursor(self._next_seq)
+            files, self._retired = self._retired, []
+            cursor = self._cursor_data(self._next_seq)
             self._closed = True
+        try:
+            for handle in files:
+                try:
+                    os.fsync(handle.fileno())
+                except OSError as exc:
+                    log.warning("spool %s: could not sync a segment: %s", self.directory, exc.strerror or exc)
+                finally:
+                    handle.close()
+            _fsync_dir(self.directory)
+            self._write_cursor(cursor, exact=True)
+        except OSError as exc:
+            log.error("spool %s: could not save the cursor on close (%s); the next run replays "
+                      "from the last saved one", self.directory, exc.strerror or exc)
+        finally:
             self._lock_file.close()
 
     def _check_open(self) -> None:

@@ -30,6 +30,7 @@ class RunStats:
     faces: int = 0
     failed_frames: int = 0
     dropped_frames: int = 0  # skipped to respect max_fps
+    sink_errors: dict[str, int] = field(default_factory=dict)  # sink class -> calls that raised
     started: float = field(default_factory=time.monotonic)
     _interval_start: float = field(default_factory=time.monotonic)
     _interval_frames: int = 0
@@ -66,6 +67,7 @@ class RunStats:
             "faces": self.faces,
             "failed_frames": self.failed_frames,
             "dropped_frames": self.dropped_frames,
+            "sink_errors": dict(self.sink_errors),
             "stage_ms": stages,
             "rss_mb": round(rss_mb(), 1),
             **(extra or {}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emotion_device.face import Box
+from emotion_device.options import Options, option
 
 
 def iou(a: Box, b: Box) -> float:
@@ -34,9 +35,9 @@ class Track:
 
 
 @dataclass
-class TrackerOptions:
-    iou_threshold: float = 0.3
-    max_missed_frames: int = 15  # a face unseen by the detector this long is gone
+class TrackerOptions(Options):
+    iou_threshold: float = option(0.3, gt=0, lt=1)
+    max_missed_frames: int = option(15, ge=0)  # a face unseen by the detector this long is gone
 
 
 class IouTracker:
@@ -67,12 +68,13 @@ class IouTracker:
             used.add(fid)
         ids = []
         for i, box in enumerate(boxes):
-            fid = assigned.get(i)
-            if fid is None:
+            known = assigned.get(i)
+            if known is None:
                 fid = self._next_id
                 self._next_id += 1
                 self.tracks[fid] = Track(fid, box, frame, frame)
             else:
+                fid = known
                 self._observe(self.tracks[fid], box, frame)
             ids.append(fid)
         self.expire(frame)

@@ -9,10 +9,18 @@ import sys
 from pathlib import Path
 
 from emotion_device.labels import LABEL_SETS
-from emotion_train.architectures import ARCHITECTURES
 from emotion_train.fer2013 import LABEL_SOURCES
-from emotion_train.finetune import PUBLIC_TEST, FinetuneConfig
-from emotion_train.training import CLASS_WEIGHTINGS, TrainConfig
+from emotion_train.run_configs import (
+    ARCHITECTURE_NAMES,
+    CLASS_WEIGHTINGS,
+    OPTIMIZERS,
+    PUBLIC_TEST,
+    STUDY_CURVE_SIZES,
+    STUDY_MODELS,
+    STUDY_SEEDS,
+    FinetuneConfig,
+    TrainConfig,
+)
 
 EXAMPLES = """\
 examples:
@@ -77,7 +85,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_train)
     d = TrainConfig(out_dir="")
     p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
-    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURES))
+    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURE_NAMES))
     p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
     p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
                    help="FER2013's own labels, or FER+ votes as majority or soft targets")
@@ -98,6 +106,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", help="start from this .keras model's weights (layers matched by name "
                                        "and shape; a head for other labels starts fresh)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="validation split carved from the training data (seeded, stratified) that "
+                        "selects the epoch; 0: train on all of it and keep the last epoch")
+    p.add_argument("--split-seed", type=int, default=d.split_seed, help="seed of that split")
+    p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
+                   help="AdamW, or SGD with Nesterov momentum 0.9 (both on the cosine schedule)")
+    p.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (0: off)")
+    p.add_argument("--teacher", action="append", default=[], metavar="MODEL",
+                   help="distil from this .keras/.tflite model (repeat for an ensemble): its cached, "
+                        "flip-averaged scores are blended into the training targets")
+    p.add_argument("--distill-weight", type=float, default=d.distill_weight,
+                   help="share of the teachers' scores in each training target")
 
 
 def _add_calibrate_crop(sub: argparse._SubParsersAction) -> None:
@@ -241,6 +261,8 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         augment=not args.no_augment, seed=args.seed, limit=args.limit,
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
+        val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
+        mixup=args.mixup, teachers=tuple(args.teacher), distill_weight=args.distill_weight,
     )
     record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))
@@ -310,19 +332,19 @@ resumes. `tables` writes the study's tables and plots and regenerates README's s
 
 
 def _add_study(sub: argparse._SubParsersAction) -> None:
-    from emotion_train.study import CURVE_SIZES, RECIPES, SEEDS
-
     p = sub.add_parser("study", help="the original study measured: probe, cross-validation, PublicTest "
                                      "seeds, learning curve, tables",
                        epilog=STUDY_EXAMPLES, formatter_class=HelpFormatter)
     p.set_defaults(handler=run_study)
     p.add_argument("part", choices=("probe", "cv", "publictest", "curve", "tables"))
     p.add_argument("--out", type=Path, default=Path("runs/study"), help="the study's results folder")
-    p.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="seeds of each PublicTest run")
-    p.add_argument("--sizes", nargs="+", default=[size for size in CURVE_SIZES if size != "260"],
-                   choices=CURVE_SIZES, help="learning-curve sizes to train (260 is the publictest part)")
-    p.add_argument("--curve-models", nargs="+", default=["augmented", "transfer"], choices=list(RECIPES),
+    p.add_argument("--models", nargs="+", default=list(STUDY_MODELS), choices=STUDY_MODELS)
+    p.add_argument("--seeds", nargs="+", type=int, default=list(STUDY_SEEDS),
+                   help="seeds of each PublicTest run")
+    p.add_argument("--sizes", nargs="+", default=[size for size in STUDY_CURVE_SIZES if size != "260"],
+                   choices=STUDY_CURVE_SIZES,
+                   help="learning-curve sizes to train (260 is the publictest part)")
+    p.add_argument("--curve-models", nargs="+", default=["augmented", "transfer"], choices=STUDY_MODELS,
                    help="models of the learning curve")
     p.add_argument("--docs", type=Path, default=Path("docs/study"), help="tables: where tables and plots go")
     p.add_argument("--readme", type=Path, default=Path("README.md"),
@@ -351,13 +373,37 @@ def run_study(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _add_import_fer2013(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import-fer2013", help="build the FER2013 archives from fer2013.csv and FER+'s votes",
+                       description="Writes OUT/fer2013_train.npz (Training) and OUT/fer2013_val.npz "
+                                   "(PublicTest) from the challenge's fer2013.csv and microsoft/FERPlus's "
+                                   "fer2013new.csv; PrivateTest is skipped. Point $EMOTION_DATA at OUT.",
+                       epilog="example:\n  emotion-train import-fer2013 --csv ~/Downloads/fer2013.csv "
+                              "--ferplus ~/src/FERPlus/fer2013new.csv --out ~/data/fer2013\n"
+                              "  export EMOTION_DATA=~/data/fer2013",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_import_fer2013)
+    p.add_argument("--csv", type=Path, required=True, help="the challenge's fer2013.csv")
+    p.add_argument("--ferplus", type=Path, required=True, help="FER+'s fer2013new.csv")
+    p.add_argument("--out", type=Path, required=True, help="folder for the two .npz archives")
+
+
+def run_import_fer2013(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.fer2013_import import import_fer2013
+
+    written = import_fer2013(args.csv, args.ferplus, args.out)
+    print(json.dumps({"out": str(args.out), "rows": written}, indent=2))
+    return 0
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="training throughput of each architecture, in images/s",
                        description="Trains each architecture for a few steps exactly as `train` does "
                                    "(augmentation, XLA) on real PublicTest faces; the first pass "
                                    "(compilation) is not timed. Prints JSON.")
     p.set_defaults(handler=run_bench)
-    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURES), choices=sorted(ARCHITECTURES))
+    p.add_argument("--arch", nargs="+", default=sorted(ARCHITECTURE_NAMES),
+                   choices=sorted(ARCHITECTURE_NAMES))
     p.add_argument("--steps", type=int, default=30, help="timed steps per architecture")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--data-dir", help="folder with fer2013_val.npz")
@@ -378,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
-                        _add_make_subset, _add_study, _add_bench):
+                        _add_make_subset, _add_import_fer2013, _add_study, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -78,11 +78,21 @@ def _ferplus_targets(archive, labels: tuple[str, ...]) -> tuple[np.ndarray, np.n
     return keep, targets.astype(np.float32)
 
 
+def missing_data_message(path: Path) -> str:
+    return (f"FER2013 data not found: {path}. Get fer2013.csv (Kaggle: 'Challenges in Representation "
+            "Learning: Facial Expression Recognition Challenge') and fer2013new.csv (github.com/"
+            "microsoft/FERPlus), then run `emotion-train import-fer2013 --csv fer2013.csv --ferplus "
+            f"fer2013new.csv --out {path.parent}`, or point $EMOTION_DATA (or --data-dir) at a folder "
+            "that holds fer2013_train.npz and fer2013_val.npz. See README, 'Data'.")
+
+
 def load_fer2013_npz(path: Path, label_set_name: str, label_source: str) -> FaceDataset:
     """Load one split of the FER2013 `.npz` (see ../shared/data/README.md) for a label set."""
     if label_source not in LABEL_SOURCES:
         raise ValueError(f"unknown label source {label_source!r}; choose from {LABEL_SOURCES}")
     labels = label_set(label_set_name)
+    if not Path(path).is_file():
+        raise FileNotFoundError(missing_data_message(Path(path)))
     with np.load(path) as archive:
         if label_source == "fer2013":
             keep, targets = fer_label_targets(archive["y"], archive["label_names"], labels)

@@ -43,40 +43,13 @@ from emotion_train.folder_split import Split, group_ids, grouped_split, stratifi
 from emotion_train.image_folder import LABEL_SOURCE, FaceExtractor, FolderDataset, load_image_folder
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
+from emotion_train.run_configs import PUBLIC_TEST, FinetuneConfig
 from emotion_train.training import class_weights, input_pipeline, library_versions
 
 log = logging.getLogger(__name__)
 
-PUBLIC_TEST = "publictest"
 HEAD_LAYERS = ("dropout", "scores")
 POOL_LAYER = "pool"
-
-
-@dataclass
-class FinetuneConfig:
-    base_model: str
-    train_data: str  # a folder dataset, root/<label>/*.png
-    out_dir: str
-    val_data: str | None = None  # None: hold out val_fraction of train_data; a folder; or "publictest"
-    val_fraction: float = 0.2
-    group_by: str | None = None  # "subfolder", "prefix" or a regex: see folder_split
-    label_set: str | None = None  # None: the base model's labels, in its order
-    label_source: str = "ferplus-majority"  # PublicTest's labels, only when validating on it
-    head_epochs: int = 40  # the most; early stopping usually ends a phase sooner
-    finetune_epochs: int = 60
-    patience: int = 10
-    unfreeze_blocks: int = 1
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    finetune_lr_factor: float = 0.1
-    dropout: float = 0.3
-    class_weight: str = "sqrt"
-    augment: bool = True
-    crop_margin: float = 0.0
-    seed: int = 1234
-    val_limit: int | None = None
-    data_dir: str | None = None
-    jit_compile: bool = True
 
 
 def backbone_output(base: keras.Model) -> keras.KerasTensor:
@@ -372,7 +345,7 @@ def finetune(config: FinetuneConfig, command: list[str] | None = None) -> dict:
         "phases": result.phases,
         "head_init": result.head_init,
         "parameters": int(result.model.count_params()),
-        "train_seconds_this_session": round(train_seconds, 1),
+        "train_seconds": round(train_seconds, 1),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": library_versions(),
         "metrics": {"val": {"split": data.val_record["split"], "labels": val_labels,

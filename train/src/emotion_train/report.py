@@ -36,12 +36,16 @@ def _round(value: float | None) -> float | None:
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
-    """Keras' CSVLogger file as columns: {"epoch": [...], "loss": [...], "val_accuracy": [...]}."""
+    """Keras' CSVLogger file as columns: {"epoch": [...], "loss": [...], "val_accuracy": [...]}.
+
+    A run without validation data gets val_* columns of "NA" from the CSVLogger; they are left out.
+    """
     with open(path) as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
         raise ValueError(f"{path} holds no epochs")
-    return {key: [float(row[key]) for row in rows] for key in rows[0] if key}
+    return {key: [float(row[key]) for row in rows] for key in rows[0]
+            if key and all(row[key] not in ("", "NA") for row in rows)}
 
 
 def _history_summary(history: dict[str, list[float]], source: Path, marks: dict[str, int]) -> dict:

@@ -33,10 +33,11 @@ from emotion_train import architectures
 from emotion_train.augmentation import build_augmenter
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, load_fer2013_npz
-from emotion_train.finetune import FinetuneConfig, fit_transfer
+from emotion_train.finetune import fit_transfer
 from emotion_train.folder_split import stratified_split
 from emotion_train.metrics import classification_metrics, roc_analysis
 from emotion_train.report import write_report
+from emotion_train.run_configs import STUDY_CURVE_SIZES, STUDY_SEEDS, FinetuneConfig
 from emotion_train.subset import balanced_positions
 from emotion_train.training import class_weights, input_pipeline
 
@@ -49,8 +50,8 @@ PER_CLASS = 52
 VAL_FRACTION = 0.2
 PROBE_PER_CLASS = 200  # the probe's judge: 1,000 other Training faces
 CV_FOLDS = 5
-SEEDS = (1, 2, 3)
-CURVE_SIZES = ("260", "1000", "5000", "all")
+SEEDS = STUDY_SEEDS
+CURVE_SIZES = STUDY_CURVE_SIZES
 BASE_MODEL = "models/emotion5.keras"
 
 

@@ -1,9 +1,15 @@
 """Fit a model the Keras way: tf.data pipeline, callbacks, checkpoint every epoch, resume.
 
-A run directory holds everything needed to continue or audit a run: `model.keras` (best
-epoch on PublicTest), `run.json` (config, command, versions, metrics), `history.csv`,
-`report/` (the evaluation report of the best epoch), and `backup/` while the run is
-unfinished, so that re-running the same command resumes.
+Choices are made on a validation split carved from the training data (seeded, stratified;
+see `splits`); FER2013 PublicTest is scored once, at the end, on the selected model. With
+`val_fraction=0` the whole training set is used and the last epoch is kept: the way to
+train a final model once the schedule has been chosen.
+
+A run directory holds everything needed to continue or audit a run: `model.keras` (the
+selected epoch), `run.json` (config, command, versions, split, metrics, wall time of every
+piece), `history.csv` (with the learning rate of each epoch), `pieces.json`, `report/`
+(PublicTest report of the selected model) and `backup/` while the run is unfinished: re-running
+the same command resumes, with the optimizer's step count and so the schedule restored.
 """
 
 from __future__ import annotations
@@ -31,34 +37,11 @@ from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
+from emotion_train.run_configs import CLASS_WEIGHTINGS, OPTIMIZERS, TrainConfig
+from emotion_train.splits import SplitRecord, carve_validation
 from emotion_train.warm_start import warm_start
 
 log = logging.getLogger(__name__)
-
-CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
-
-
-@dataclass
-class TrainConfig:
-    out_dir: str
-    architecture: str = "edge"
-    label_set: str = "emotion5"
-    label_source: str = "ferplus-soft"
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    class_weight: str = "sqrt"
-    augment: bool = True
-    seed: int = 1234
-    limit: int | None = None
-    val_limit: int | None = None
-    data_dir: str | None = None
-    jit_compile: bool = True
-    train_folder: str | None = None  # a folder dataset (root/<label>/*.png) instead of FER2013 Training
-    init_from: str | None = None  # a .keras model whose matching layers start this run
-
 
 def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
     """Per-class loss weights, normalized so that the average sample weight is 1."""
@@ -76,9 +59,14 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
 
 
 def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray | None,
-                   augmenter: keras.Model | None, shuffle: bool = False) -> tf.data.Dataset:
+                   augmenter: keras.Model | None, shuffle: bool = False,
+                   mixup: float = 0.0) -> tf.data.Dataset:
     """Batches of model inputs; training passes shuffle=True with or without augmentation,
-    since a folder dataset arrives sorted by class and single-class batches wreck BatchNorm."""
+    since a folder dataset arrives sorted by class and single-class batches wreck BatchNorm.
+
+    With `mixup` > 0 each augmented batch is blended with itself reversed, one Beta(alpha,
+    alpha) weight per face, targets blended alike (Zhang et al., 2018).
+    """
     x = to_model_input(data.x)
     columns = (x, data.targets) if weights is None else (x, data.targets, weights[data.y])
     ds = tf.data.Dataset.from_tensor_slices(columns)
@@ -89,7 +77,27 @@ def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray
         def augment(images, *rest):
             return (augmenter(images, training=True), *rest)
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    if mixup > 0:
+        ds = ds.map(_mixup(mixup, seed), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _mixup(alpha: float, seed: int):
+    generator = tf.random.Generator.from_seed(seed)
+
+    def mix(images, targets, *rest):
+        n = tf.shape(images)[0]
+        seeds = generator.make_seeds(2)
+        a = tf.random.stateless_gamma([n], seeds[:, 0], alpha)
+        b = tf.random.stateless_gamma([n], seeds[:, 1], alpha)
+        lam = a / (a + b)
+        lam_x = tf.reshape(lam, (-1, 1, 1, 1))
+        lam_y = tf.reshape(lam, (-1, 1))
+        images = lam_x * images + (1 - lam_x) * tf.reverse(images, [0])
+        targets = lam_y * targets + (1 - lam_y) * tf.reverse(targets, [0])
+        return (images, targets, *rest)
+
+    return mix
 
 
 def best_so_far(history_csv: Path, monitor: str) -> float | None:
@@ -114,32 +122,133 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def load_splits(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
+@dataclass
+class RunSplits:
+    """The faces a run trains on, selects on (None: no selection, the last epoch is kept) and
+    is reported on (FER2013 PublicTest)."""
+
+    train: FaceDataset
+    val: FaceDataset | None
+    test: FaceDataset | None
+    split: SplitRecord | None
+
+
+def load_splits(config: TrainConfig) -> RunSplits:
     root = data_dir(config.data_dir)
     if config.train_folder:
         from emotion_train.image_folder import load_image_folder
 
-        train = load_image_folder(Path(config.train_folder), config.label_set).data
+        data = load_image_folder(Path(config.train_folder), config.label_set).data
+        strata = np.zeros(int(data.rows.max()) + 1 if len(data) else 0, dtype=np.int64)
+        strata[data.rows] = data.y
     else:
-        train = load_fer2013_npz(root / TRAIN_FILE, config.label_set, config.label_source)
-    val = load_fer2013_npz(root / VAL_FILE, config.label_set, config.label_source)
+        data = load_fer2013_npz(root / TRAIN_FILE, config.label_set, config.label_source)
+        with np.load(root / TRAIN_FILE) as archive:
+            strata = archive["y"].astype(np.int64)  # FER2013's label of every row, whatever the run's labels
+    test = load_fer2013_npz(root / VAL_FILE, config.label_set, config.label_source)
     rng = np.random.default_rng(config.seed)
     if config.limit:
-        train = train.subset(np.sort(rng.permutation(len(train))[: config.limit]))
+        data = data.subset(np.sort(rng.permutation(len(data))[: config.limit]))
     if config.val_limit:
-        val = val.subset(np.sort(rng.permutation(len(val))[: config.val_limit]))
-    return train, val
+        test = test.subset(np.sort(rng.permutation(len(test))[: config.val_limit]))
+    if config.val_fraction <= 0:
+        return RunSplits(data, None, test, None)
+    train, val, split = carve_validation(data, strata, config.val_fraction, config.split_seed)
+    return RunSplits(train, val, test, split)
 
 
 def evaluate_on_fer_labels(model: keras.Model, config: TrainConfig) -> dict | None:
-    """For FER+-trained models: accuracy against FER2013's original labels on the same classes
-    (none for a model that can answer contempt, a class FER2013 does not have)."""
+    """For FER+-trained models: PublicTest accuracy against FER2013's original labels on the same
+    classes (none for a model that can answer contempt, a class FER2013 does not have)."""
     if config.label_source == "fer2013" or not fer2013_labels_can_score(label_set(config.label_set)):
         return None
     root = data_dir(config.data_dir)
-    val = load_fer2013_npz(root / VAL_FILE, config.label_set, "fer2013")
-    scores = model.predict(to_model_input(val.x), batch_size=256, verbose=0)
-    return classification_metrics(val.y, scores, val.labels)
+    test = load_fer2013_npz(root / VAL_FILE, config.label_set, "fer2013")
+    scores = model.predict(to_model_input(test.x), batch_size=256, verbose=0)
+    return classification_metrics(test.y, scores, test.labels)
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Cosine decay to zero after a 5% linear warm-up, over the whole planned schedule.
+
+    The rate is a pure function of the optimizer's step count, which BackupAndRestore saves
+    with the weights: a resumed run continues the same curve (tests/train/test_resume.py).
+    """
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose from {OPTIMIZERS}")
+    steps = config.epochs * steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate * 0.1, decay_steps=max(1, steps - steps // 20),
+        warmup_target=config.learning_rate, warmup_steps=steps // 20,
+    )
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Puts the rate the last step used into each epoch's logs (so history.csv shows the schedule)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            optimizer = self.model.optimizer
+            step = int(optimizer.iterations.numpy()) - 1
+            rate = optimizer._learning_rate
+            logs["lr"] = float(rate(step) if callable(rate) else rate)
+
+
+def cpu_model() -> str:
+    """The CPU's name as lscpu shows it: wall times only compare on the same processor."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class WallTimeLog(keras.callbacks.Callback):
+    """Records each piece of an interrupted run (start, epochs, seconds) in pieces.json at
+    every epoch end, so a run killed mid-way still accounts for the time it spent."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.pieces = json.loads(path.read_text()) if path.exists() else []
+        self.piece: dict = {}
+        self.started = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.time()
+        first = self.pieces[-1]["last_epoch"] if self.pieces else 0
+        self.piece = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
+                      "cpu": cpu_model(), "first_epoch": first + 1,
+                      "last_epoch": first, "seconds": 0.0}
+        self.pieces.append(self.piece)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.piece["last_epoch"] = epoch + 1
+        self.piece["seconds"] = round(time.time() - self.started, 1)
+        self.path.write_text(json.dumps(self.pieces, indent=2) + "\n")
+
+
+def _callbacks(config: TrainConfig, out: Path, has_val: bool) -> list[keras.callbacks.Callback]:
+    history_csv = out / "history.csv"
+    best_path = out / "model.keras"
+    if has_val:
+        keep = keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
+            initial_value_threshold=best_so_far(history_csv, "val_accuracy"))
+    else:  # nothing to select on: the schedule was chosen beforehand, keep the last epoch
+        keep = keras.callbacks.ModelCheckpoint(str(best_path))
+    return [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        LearningRateLogger(),  # before the CSV logger, which writes the logs it is handed
+        keep,
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        WallTimeLog(out / "pieces.json"),
+    ]
 
 
 def train(config: TrainConfig, command: list[str] | None = None) -> dict:
@@ -150,45 +259,41 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
         raise FileExistsError(f"{out} holds a finished run (run.json); choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    train_data, val_data = load_splits(config)
+    splits = load_splits(config)
+    train_data, val_data, test_data = splits.train, splits.val, splits.test
+    assert test_data is not None  # FER2013 PublicTest, for every run trained here
     num_classes = len(train_data.labels)
     log.info("train %d faces %s", len(train_data), train_data.class_counts())
-    log.info("val   %d faces %s", len(val_data), val_data.class_counts())
+    if val_data is not None:
+        log.info("val   %d faces %s (%.0f%% of the training data, split seed %d)", len(val_data),
+                 val_data.class_counts(), 100 * config.val_fraction, config.split_seed)
 
+    if config.teachers:
+        from emotion_train.distillation import distilled
+
+        train_data = distilled(train_data, config.teachers, config.distill_weight)
     weights = class_weights(train_data.y, num_classes, config.class_weight)
     augmenter = build_augmenter(config.seed) if config.augment else None
-    train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True)
-    val_ds = input_pipeline(val_data, 256, config.seed, None, None)
+    train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True,
+                              mixup=config.mixup)
+    val_ds = input_pipeline(val_data, 256, config.seed, None, None) if val_data is not None else None
 
     model = architectures.build(config.architecture, num_classes)
     started_from = warm_start(model, Path(config.init_from)) if config.init_from else None
-    steps = config.epochs * int(np.ceil(len(train_data) / config.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate * 0.1, decay_steps=max(1, steps - steps // 20),
-        warmup_target=config.learning_rate, warmup_steps=steps // 20,
-    )
+    steps_per_epoch = int(np.ceil(len(train_data) / config.batch_size))
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+        optimizer=build_optimizer(config, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile=config.jit_compile,
     )
     history_csv = out / "history.csv"
     best_path = out / "model.keras"
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
-            initial_value_threshold=best_so_far(history_csv, "val_accuracy"),
-        ),
-        keras.callbacks.CSVLogger(str(history_csv), append=True),
-    ]
-    started = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, shuffle=False)
-    train_seconds = time.time() - started
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+              callbacks=_callbacks(config, out, val_data is not None), shuffle=False)
 
     best = keras.models.load_model(best_path)
-    scores = best.predict(to_model_input(val_data.x), batch_size=256, verbose=0)
+    pieces = json.loads((out / "pieces.json").read_text())
     record = {
         "config": asdict(config),
         "command": shlex.join(command or sys.argv),
@@ -196,32 +301,47 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
         "data": {
             "train": {"file": train_data.source, "faces": len(train_data),
                       "class_counts": train_data.class_counts()},
-            "val": {"file": val_data.source, "split": "FER2013 PublicTest",
-                    "faces": len(val_data), "class_counts": val_data.class_counts()},
+            "val": (None if val_data is None else
+                    {"file": val_data.source, "split": f"{config.val_fraction:.0%} of the training data, "
+                                                      f"stratified, seed {config.split_seed}",
+                     "faces": len(val_data), "class_counts": val_data.class_counts()}),
+            "split": splits.split.to_dict() if splits.split else None,
+            "test": {"file": test_data.source, "split": "FER2013 PublicTest", "faces": len(test_data),
+                     "class_counts": test_data.class_counts()},
         },
+        "selection": ("best val_accuracy on the validation split" if val_data is not None
+                      else "last epoch (no validation split: the schedule was chosen beforehand)"),
         "class_weights": {label: round(float(w), 4) for label, w in zip(train_data.labels, weights)},
         "parameters": int(best.count_params()),
-        "train_seconds_this_session": round(train_seconds, 1),
+        "train_pieces": pieces,
+        "train_seconds": round(sum(piece["seconds"] for piece in pieces), 1),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": library_versions(),
-        "metrics": {"val": classification_metrics(val_data.y, scores, val_data.labels)},
+        "metrics": {},
     }
+    if val_data is not None:
+        val_scores = best.predict(to_model_input(val_data.x), batch_size=256, verbose=0)
+        record["metrics"]["val"] = classification_metrics(val_data.y, val_scores, val_data.labels)
+    # PublicTest, once, on the selected model: the figure the run is reported by.
+    scores = best.predict(to_model_input(test_data.x), batch_size=256, verbose=0)
+    record["metrics"]["test"] = classification_metrics(test_data.y, scores, test_data.labels)
     if started_from is not None:
         record["init_from"] = started_from.to_dict()
     fer_labels = evaluate_on_fer_labels(best, config)
     if fer_labels is not None:
-        record["metrics"]["val_fer2013_labels"] = fer_labels
+        record["metrics"]["test_fer2013_labels"] = fer_labels
     with open(history_csv) as handle:
         record["epochs_completed"] = sum(1 for _ in csv.DictReader(handle))
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_report(out / "report", val_data.y, scores, val_data.labels, history_csv=history_csv,
+    write_report(out / "report", test_data.y, scores, test_data.labels, history_csv=history_csv,
                  title=f"{out.name}: {config.architecture} on FER2013 PublicTest",
                  context={"run": out.name, "model": str(best_path), "model_type": "keras",
                           "architecture": config.architecture,
                           "from": config.init_from or "scratch", "augment": config.augment,
                           "label_set": config.label_set, "label_source": config.label_source,
                           "epochs": record["epochs_completed"], "parameters": record["parameters"],
-                          "data": f"{Path(val_data.source).name} (FER2013 PublicTest)"})
-    log.info("val accuracy %.4f, macro-F1 %.4f -> %s",
-             record["metrics"]["val"]["accuracy"], record["metrics"]["val"]["macro_f1"], out)
+                          "selected_on": record["selection"],
+                          "data": f"{Path(test_data.source).name} (FER2013 PublicTest)"})
+    log.info("PublicTest accuracy %.4f, macro-F1 %.4f -> %s",
+             record["metrics"]["test"]["accuracy"], record["metrics"]["test"]["macro_f1"], out)
     return record

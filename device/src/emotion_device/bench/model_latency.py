@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def bench_model(model_path: Path, face: np.ndarray, options: LatencyOptions,
     card = ModelCard.load(model_path.with_suffix(".json"))
     EmotionClassifier(model_path)  # verifies the card's sha256 before we report on the file
     macs = card.architecture.get("macs")
-    result = {"model": card.name, "file": model_path.name, "bytes": model_path.stat().st_size,
+    result: dict[str, Any] = {"model": card.name, "file": model_path.name, "bytes": model_path.stat().st_size,
               "parameters": card.architecture.get("parameters"), "macs": macs, "rows": []}
     variants = [("int8", model_path)] + ([("float32", float_path)] if float_path else [])
     for kind, path in variants:

@@ -22,7 +22,7 @@ from emotion_device.images import letterbox
 from emotion_device.pipeline import FacePipeline
 from emotion_device.sinks import JsonLinesSink
 from emotion_device.sources import VideoCaptureSource
-from emotion_device.sources.base import Frame
+from emotion_device.sources.base import Frame, FrameSource
 from emotion_device.stats import rss_mb
 
 
@@ -65,10 +65,13 @@ def bench_pipeline(classifier, setting: PipelineSetting, frames: int,
                    photo: np.ndarray | None = None, video: Path | None = None) -> dict:
     options = {"detect_width": setting.detect_width} if setting.detector == "haar" else {}
     pipeline = FacePipeline(create_detector(setting.detector, **options), classifier)
+    source: FrameSource
     if video is not None:
         source = VideoCaptureSource(str(video), loop=True)
-    else:
+    elif photo is not None:
         source = ClipSource(letterbox(photo, setting.size), frames)
+    else:
+        raise ValueError("bench_pipeline needs a photo or a video")
     defaults = Config()
     tracks = FaceTracks(classifier.labels, defaults.tracking, defaults.smoothing, publish_interval=1.0)
     daemon = Daemon(source, pipeline, tracks, [JsonLinesSink(os.devnull)],

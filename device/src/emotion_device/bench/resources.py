@@ -26,6 +26,7 @@ def first_result_seconds(photo: Path, model: str) -> float:
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "emotion_device.cli", "classify", str(photo),
                              "--model", model], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - started
     proc.wait()

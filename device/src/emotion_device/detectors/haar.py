@@ -9,9 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_device.errors import UserError
 from emotion_device.face import Box, Detection
+from emotion_device.options import Options, option
 
 log = logging.getLogger(__name__)
+
+
+class DetectorUnavailable(UserError, FileNotFoundError):
+    """A detector's model file is not installed."""
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 # pip wheels ship cv2.data; Debian/Raspberry Pi OS's python3-opencv puts the cascades here.
@@ -28,19 +34,19 @@ def find_cascade(filename: str = CASCADE_FILE) -> Path:
         path = Path(folder) / filename
         if path.is_file():
             return path
-    raise FileNotFoundError(
+    raise DetectorUnavailable(
         f"OpenCV's {filename} not found in {', '.join(map(str, dirs))}; install "
         "opencv-python-headless, or apt install opencv-data on Raspberry Pi OS")
 
 
 @dataclass
-class HaarOptions:
+class HaarOptions(Options):
     """detectMultiScale parameters; `detect_width` downscales large frames first (speed)."""
 
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_size: int = 30
-    detect_width: int = 640
+    scale_factor: float = option(1.1, gt=1)
+    min_neighbors: int = option(5, ge=0)
+    min_size: int = option(30, ge=0)
+    detect_width: int = option(640, ge=0)  # 0: never downscale
 
 
 class HaarFaceDetector:

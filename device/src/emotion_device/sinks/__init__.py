@@ -2,6 +2,6 @@
 
 from emotion_device.sinks.base import Sink
 from emotion_device.sinks.jsonl import JsonLinesSink
-from emotion_device.sinks.mqtt import MqttConfig, MqttSink, resolve_password
+from emotion_device.sinks.mqtt import MqttSink
 
-__all__ = ["JsonLinesSink", "MqttConfig", "MqttSink", "Sink", "resolve_password"]
+__all__ = ["JsonLinesSink", "MqttSink", "Sink"]

@@ -23,91 +23,27 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from importlib import metadata
 
 import paho.mqtt.client as mqtt
 
+from emotion_device.errors import UserError
 from emotion_device.events import SCHEMA_VERSION, FaceEvent
 from emotion_device.homeassistant import DiscoveryTarget, discovery_messages, status_topic
-from emotion_device.spool import DEFAULT_MAX_BYTES, Spool
+from emotion_device.mqtt_client import ID_PATTERN, MqttConfig, default_device_id, make_client
+from emotion_device.outage import Outage
+from emotion_device.spool import Spool
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 _AUTH_REFUSALS = ("Bad user name or password", "Not authorized")
 _ENVELOPE = ("schema", "seq", "ts", "device_id")
-
-
-def default_device_id() -> str:
-    host = socket.gethostname().split(".")[0]
-    return re.sub(r"[^A-Za-z0-9_-]", "-", host) or "emotion-edge"
-
-
-@dataclass
-class MqttConfig:
-    """Where and how to publish. `password` is the secret itself, resolved by the caller
-    (see resolve_password), so it never has to appear on a command line."""
-
-    host: str
-    port: int = 1883
-    prefix: str = "emotion-edge"
-    device_id: str = field(default_factory=default_device_id)
-    client_id: str = ""  # "" gives emotion-edge-<device_id>
-    keepalive: int = 30
-    qos: int = 1
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls_ca_file: str | None = None
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    spool_dir: str = "/var/lib/emotion-edge/mqtt-spool"
-    spool_max_bytes: int = DEFAULT_MAX_BYTES
-    max_inflight: int = 10
-    reconnect_min_delay: float = 1.0
-    reconnect_max_delay: float = 60.0
-    discovery: bool = True
-    discovery_prefix: str = "homeassistant"
-    expire_after: int | None = 300  # seconds; Home Assistant marks the sensors unavailable after
-
-    def __post_init__(self) -> None:
-        checks = [
-            ("host", bool(self.host), "a host name or address"),
-            ("port", 0 < self.port < 65536, "between 1 and 65535"),
-            ("prefix", bool(_PREFIX.match(self.prefix)), "topic levels of letters, digits, _ and -"),
-            ("device_id", bool(_ID.match(self.device_id)), "letters, digits, _ and - only"),
-            ("discovery_prefix", bool(_PREFIX.match(self.discovery_prefix)),
-             "topic levels of letters, digits, _ and -"),
-            ("keepalive", self.keepalive >= 1, "at least 1 second"),
-            ("qos", self.qos in (1, 2), "1 or 2 (the spool needs the broker's acknowledgement)"),
-            ("spool_max_bytes", self.spool_max_bytes > 0, "more than 0"),
-            ("max_inflight", self.max_inflight >= 1, "at least 1"),
-            ("reconnect_min_delay", self.reconnect_min_delay > 0, "more than 0"),
-            ("reconnect_max_delay", self.reconnect_max_delay >= self.reconnect_min_delay,
-             "at least reconnect_min_delay"),
-            ("expire_after", self.expire_after is None or self.expire_after >= 0, "0 or more"),
-            ("tls_key_file", not self.tls_key_file or bool(self.tls_cert_file),
-             "given only with tls_cert_file"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"mqtt {name} must be {expected}, got {getattr(self, name)!r}")
-
-    @property
-    def effective_client_id(self) -> str:
-        return self.client_id or f"emotion-edge-{self.device_id}"
-
-    @property
-    def tls(self) -> bool:
-        return bool(self.tls_ca_file or self.tls_cert_file)
 
 
 @dataclass(frozen=True)
@@ -121,32 +57,6 @@ class MqttTopics:
     def for_device(cls, prefix: str, device_id: str) -> MqttTopics:
         base = f"{prefix}/{device_id}"
         return cls(f"{base}/face", f"{base}/state", f"{base}/stats", f"{base}/available")
-
-
-def resolve_password(password_file: str | None = None, password_env: str | None = None) -> str | None:
-    """The MQTT password from a file (trailing newline removed) or an environment variable.
-
-    Both keep the secret off the command line, where every user can read it in `ps`.
-    """
-    if password_file and password_env:
-        raise ValueError("give the MQTT password in a file or in an environment variable, not both")
-    if password_file:
-        try:
-            password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"cannot read the MQTT password file {password_file}: "
-                             f"{exc.strerror or exc}") from None
-        if not password:
-            raise ValueError(f"the MQTT password file {password_file} is empty")
-        return password
-    if password_env:
-        password = os.environ.get(password_env)
-        if password is None:
-            raise ValueError(f"environment variable {password_env} (the MQTT password) is not set")
-        if not password:
-            raise ValueError(f"environment variable {password_env} (the MQTT password) is empty")
-        return password
-    return None
 
 
 def _logged(callback: Callable) -> Callable:
@@ -163,6 +73,23 @@ def _logged(callback: Callable) -> Callable:
     return wrapper
 
 
+def paho_version() -> str:
+    try:
+        return metadata.version("paho-mqtt")
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
+def open_spool(config: MqttConfig) -> Spool:
+    """The sink's spool, or one line that names mqtt.spool_dir when the folder is unusable."""
+    path = config.spool_path()
+    try:
+        return Spool(path, config.spool_max_bytes)
+    except OSError as exc:
+        raise UserError(f"mqtt.spool_dir {path} is not usable: {exc.strerror or exc} "
+                        "(set mqtt.spool_dir to a folder this user can write)") from None
+
+
 def _dumps(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode("utf-8")
 
@@ -170,13 +97,25 @@ def _dumps(payload: dict) -> bytes:
 class MqttSink:
     """The MQTT sink. `connected`, `last_error` and `connect_failures` show its health."""
 
-    def __init__(self, config: MqttConfig, labels: Sequence[str] = (), model: str = "emotion-edge",
-                 spool: Spool | None = None) -> None:
+    def __init__(self, config: MqttConfig, device_id: str | None = None, labels: Sequence[str] = (),
+                 model: str = "emotion-edge", spool: Spool | None = None,
+                 password: str | None = None) -> None:
+        """`password` defaults to the one config.password_file or password_env names."""
+        if not hasattr(mqtt.Client, "drop_out_messages"):  # a paho-mqtt 2.0/2.1 from the system
+            raise UserError(f"paho-mqtt {paho_version()} is too old: the MQTT sink needs 2.2 or newer "
+                            "(pip install 'paho-mqtt>=2.2,<3')")
         self.config = config
-        self.topics = MqttTopics.for_device(config.prefix, config.device_id)
+        self.device_id = device_id or default_device_id()
+        if not config.enabled:
+            raise UserError("mqtt.host is empty: no broker to publish to")
+        if not re.fullmatch(ID_PATTERN, self.device_id):
+            raise UserError(f"device id {self.device_id!r} must be letters, digits, _ and - only "
+                            "(it is a level of the MQTT topics)")
+        self.client_id = config.client_id_for(self.device_id)
+        self.topics = MqttTopics.for_device(config.prefix, self.device_id)
         self.discovery = DiscoveryTarget(
-            config.device_id, self.topics.state, self.topics.available, tuple(labels), model,
-            config.expire_after, config.discovery_prefix)
+            self.device_id, self.topics.state, self.topics.available, tuple(labels), model,
+            config.expire_after or None, config.discovery_prefix)
         self.connected = False
         self.last_error: str | None = None
         self.connect_failures = 0
@@ -192,32 +131,24 @@ class MqttSink:
         self._state_sent = 0.0
         self._stopping = False
         self._closed = False
-        self._write_error: str | None = None
-        self._client = self._make_client()
-        self.spool = spool or Spool(config.spool_dir, config.spool_max_bytes)
+        self._store_outage = Outage(log)
+        self.lost = 0  # messages that could not be stored (a full disk), since start
+        self._client = self._make_client(config.password() if password is None else password)
+        self.spool = spool or open_spool(config)
         self._thread = threading.Thread(target=self._run_publisher, name="mqtt-spool", daemon=True)
         self._thread.start()
         self._client.connect_async(config.host, config.port, config.keepalive)
         self._client.loop_start()
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self, password: str | None) -> mqtt.Client:
         config = self.config
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=config.effective_client_id,
-                             clean_session=True, protocol=mqtt.MQTTv311)
+        client = make_client(config, self.client_id, password)
         # paho reports every outage at ERROR; the callbacks below already say it once, clearly.
         paho_log = logging.getLogger(f"{__name__}.paho")
         client.on_log = lambda _client, _userdata, _level, message: paho_log.debug(message)
-        if config.username:
-            client.username_pw_set(config.username, config.password)
-        if config.tls:
-            for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
-                path = getattr(config, name)
-                if path and not Path(path).is_file():
-                    raise FileNotFoundError(f"mqtt {name} {path} not found")
-            client.tls_set(ca_certs=config.tls_ca_file, certfile=config.tls_cert_file,
-                           keyfile=config.tls_key_file)
         client.will_set(self.topics.available, b"offline", qos=config.qos, retain=True)
-        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)
+        # paho annotates int, but computes with float seconds.
+        client.reconnect_delay_set(config.reconnect_min_delay, config.reconnect_max_delay)  # type: ignore[arg-type]
         client.on_connect = _logged(self._on_connect)
         client.on_connect_fail = _logged(self._on_connect_fail)
         client.on_disconnect = _logged(self._on_disconnect)
@@ -235,9 +166,14 @@ class MqttSink:
     def write_stats(self, payload: dict) -> int | None:
         return self._spool(self.topics.stats, payload)
 
-    def write_state(self, payload: dict) -> int:
+    def write_state(self, payload: dict) -> int | None:
         """Publish the room's state, retained; while disconnected only the latest is kept."""
-        seq = self.spool.reserve_seq()
+        try:
+            seq = self.spool.reserve_seq()
+        except OSError as exc:  # the seq reservation could not be saved: a full disk
+            self._store_failed(exc)
+            return None
+        self._store_ok()
         data = _dumps(self._envelope(payload, seq))
         with self._publish_lock:
             with self._cond:
@@ -286,6 +222,7 @@ class MqttSink:
         depth = self.spool.depth
         return {"mqtt": {"connected": self.connected, "spool_messages": depth.messages,
                          "spool_bytes": depth.bytes, "spool_dropped": self.spool.dropped_total,
+                         "spool_lost": self.lost,
                          "connect_failures": self.connect_failures, "last_error": self.last_error}}
 
     # payloads ------------------------------------------------------------------------------------
@@ -293,22 +230,30 @@ class MqttSink:
         ts = body.get("ts")
         return {"schema": SCHEMA_VERSION, "seq": seq,
                 "ts": ts if ts is not None else round(time.time(), 3),
-                "device_id": self.config.device_id,
+                "device_id": self.device_id,
                 **{k: v for k, v in body.items() if k not in _ENVELOPE}}
 
     def _spool(self, topic: str, body: dict) -> int | None:
         try:
             seq = self.spool.append(topic, self._envelope(body))
         except OSError as exc:
-            message = f"cannot store an MQTT message in {self.spool.directory}: {exc}; it is lost"
-            if message != self._write_error:
-                log.error(message)
-            self._write_error = message
+            self._store_failed(exc)
             return None
-        self._write_error = None
+        self._store_ok()
         with self._cond:
             self._cond.notify_all()
         return seq
+
+    def _store_failed(self, exc: OSError) -> None:
+        """Count the message as lost; say so once per outage, not once per message."""
+        self.lost += 1
+        self._store_outage.failed(f"cannot store MQTT messages in {self.spool.directory}: "
+                                  f"{exc.strerror or exc}",
+                                  "; they are lost until it works again (counted in stats as spool_lost)")
+
+    def _store_ok(self) -> None:
+        self._store_outage.ok(f"storing MQTT messages in {self.spool.directory} again; "
+                              f"{self.lost} lost in total")
 
     # publishing --------------------------------------------------------------------------------
     def _publish(self, topic: str, payload: bytes, retain: bool,
@@ -401,7 +346,7 @@ class MqttSink:
                 self._cond.notify_all()
             depth = self.spool.depth
             log.info("connected to MQTT broker %s:%d as %s; %d message(s) waiting in the spool",
-                     self.config.host, self.config.port, self.config.effective_client_id, depth.messages)
+                     self.config.host, self.config.port, self.client_id, depth.messages)
             self._publish(self.topics.available, b"online", retain=True)
             if self.config.discovery:
                 client.subscribe(status_topic(self.config.discovery_prefix), qos=1)

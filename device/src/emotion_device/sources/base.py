@@ -7,8 +7,10 @@ from typing import Protocol
 
 import numpy as np
 
+from emotion_device.errors import UserError
 
-class SourceError(RuntimeError):
+
+class SourceError(UserError, RuntimeError):
     """The source cannot be opened or has stopped delivering frames."""
 
 

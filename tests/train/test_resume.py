@@ -1,0 +1,85 @@
+"""An interrupted run resumes where it stopped: same epochs, and the cosine schedule continues.
+
+The interruption is real: a callback raises in the middle of training, as a kill would stop
+it, and the same command is then run again in the same folder.
+"""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from emotion_train import training
+from emotion_train.training import TrainConfig, input_pipeline, train
+
+
+def _config(out, data_dir, **overrides):
+    settings = {"architecture": "edge", "epochs": 4, "batch_size": 32, "limit": 320, "val_limit": 64,
+                "data_dir": str(data_dir), "jit_compile": False, **overrides}
+    return TrainConfig(out_dir=str(out), **settings)
+
+
+def _history(run):
+    with open(run / "history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt("stopped as a kill would stop it")
+
+
+def test_a_resumed_run_continues_the_schedule_exactly(tmp_path, data_dir, monkeypatch):
+    whole = tmp_path / "whole"
+    train(_config(whole, data_dir))
+
+    pieces = tmp_path / "pieces"
+    real_callbacks = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: [*real_callbacks(*a), _Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(pieces, data_dir))
+    assert (pieces / "backup").is_dir() and not (pieces / "run.json").exists()
+    assert len(_history(pieces)) == 2
+    monkeypatch.setattr(training, "_callbacks", real_callbacks)
+    record = train(_config(pieces, data_dir))
+
+    resumed, reference = _history(pieces), _history(whole)
+    assert [row["epoch"] for row in resumed] == ["0", "1", "2", "3"]
+    rates = [float(row["lr"]) for row in resumed]
+    np.testing.assert_allclose(rates, [float(row["lr"]) for row in reference], rtol=1e-6)
+    assert rates[0] > rates[1] > rates[2] > rates[3] > 0  # past the 2-step warm-up: cosine decay
+    assert record["epochs_completed"] == 4 and not (pieces / "backup").exists()
+    logged = json.loads((pieces / "pieces.json").read_text())
+    assert [(p["first_epoch"], p["last_epoch"]) for p in logged] == [(1, 2), (3, 4)]
+    assert record["train_seconds"] == pytest.approx(sum(p["seconds"] for p in logged))
+    assert record["train_pieces"] == logged
+
+
+def test_without_a_validation_split_the_last_epoch_is_kept(tmp_path, data_dir):
+    out = tmp_path / "final"
+    record = train(_config(out, data_dir, epochs=2, val_fraction=0.0))
+    assert record["data"]["val"] is None and "val" not in record["metrics"]
+    assert record["selection"].startswith("last epoch")
+    assert record["data"]["train"]["faces"] == 320 and record["metrics"]["test"]["n"] == 64
+
+
+def test_mixup_blends_faces_and_targets_alike(data_dir):
+    from emotion_train.fer2013 import load_fer2013_npz
+
+    faces = load_fer2013_npz(data_dir / "fer2013_val.npz", "emotion5", "ferplus-majority")
+    data = faces.subset(np.arange(64))
+    images, targets = next(iter(input_pipeline(data, 64, seed=0, weights=None, augmenter=None,
+                                               shuffle=False, mixup=0.4)))
+    images, targets = images.numpy(), targets.numpy()
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    mixed = ~np.isclose(targets.max(1), 1.0)
+    assert mixed.mean() > 0.5, "most faces are blends"
+    # Each face is lam * itself + (1 - lam) * its partner from the reversed batch; recover lam from
+    # the targets of a face whose own and partner labels differ and check the pixels agree.
+    original = data.x.astype(np.float32)[..., None]
+    i = int(np.flatnonzero(mixed & (data.y != data.y[::-1]))[0])
+    lam = targets[i, data.y[i]]
+    np.testing.assert_allclose(images[i], lam * original[i] + (1 - lam) * original[::-1][i], atol=1e-3)

@@ -1,0 +1,45 @@
+"""The validation split carved from Training: stratified, seeded, the same faces for every label set."""
+
+import numpy as np
+import pytest
+
+from emotion_train.splits import stratified_holdout
+from emotion_train.training import TrainConfig, load_splits
+
+
+def test_holdout_is_stratified_seeded_and_disjoint():
+    y = np.repeat(np.arange(4), [500, 300, 40, 3])
+    kept, held = stratified_holdout(y, 0.1, seed=7)
+    assert len(np.intersect1d(kept, held)) == 0 and len(kept) + len(held) == len(y)
+    assert np.bincount(y[held], minlength=4).tolist() == [50, 30, 4, 1]  # 3 faces: one held out
+    again, held_again = stratified_holdout(y, 0.1, seed=7)
+    assert np.array_equal(held, held_again) and np.array_equal(kept, again)
+    assert not np.array_equal(held, stratified_holdout(y, 0.1, seed=8)[1])
+
+
+def test_a_fraction_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match="fraction"):
+        stratified_holdout(np.zeros(10, dtype=int), 1.0, seed=0)
+
+
+def _splits(data_dir, label_set, labels, **overrides):
+    return load_splits(TrainConfig(out_dir="", label_set=label_set, label_source=labels,
+                                   data_dir=str(data_dir), **overrides))
+
+
+def test_every_label_source_holds_out_the_same_training_rows(data_dir):
+    """fer7 warm-starts from the FER+ network: it must select on faces that network never saw."""
+    ferplus = _splits(data_dir, "ferplus8", "ferplus-soft")
+    fer = _splits(data_dir, "fer7", "fer2013")
+    assert ferplus.split.val_rows_sha256 == fer.split.val_rows_sha256
+    assert len(np.intersect1d(ferplus.train.rows, fer.val.rows)) == 0
+    assert len(np.intersect1d(fer.train.rows, ferplus.val.rows)) == 0
+    assert len(np.intersect1d(ferplus.train.rows, ferplus.val.rows)) == 0
+    assert 0.09 < len(fer.val) / (len(fer.val) + len(fer.train)) < 0.11
+    assert min(fer.val.class_counts().values()) > 0  # disgust (436 faces) is scored too
+    assert ferplus.test is not None and ferplus.test.source.endswith("fer2013_val.npz")
+
+
+def test_fraction_zero_trains_on_all_of_training(data_dir):
+    splits = _splits(data_dir, "fer7", "fer2013", val_fraction=0.0)
+    assert splits.val is None and splits.split is None and len(splits.train) == 28709
