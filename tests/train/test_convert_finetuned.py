@@ -8,10 +8,12 @@ import numpy as np
 
 from emotion_convert.cli import main as convert_main
 from emotion_device.classifier import EmotionClassifier
+from emotion_train.cli import main as train_main
 
 
 def test_a_finetuned_run_converts_to_a_loadable_int8_model_with_an_honest_card(finetune_run, tmp_path,
-                                                                               data_dir, photo_folder):
+                                                                               data_dir, photo_folder,
+                                                                               people_folder):
     rc = convert_main([str(finetune_run / "model.keras"), "--name", "mine", "--out-dir", str(tmp_path),
                        "--calibration", "32", "--data-dir", str(data_dir), "--min-agreement", "0",
                        "--parity-faces", "300"])
@@ -39,6 +41,17 @@ def test_a_finetuned_run_converts_to_a_loadable_int8_model_with_an_honest_card(f
 
     scores = classifier.scores(np.full((1, 48, 48, 1), 100, np.float32))
     assert scores.shape == (1, len(classifier.labels))
+
+    # A held-out folder scored by evaluate goes into the card as metrics.test; the rest stays.
+    assert train_main(["evaluate", "--model", str(tmp_path / "mine.tflite"), "--data", str(people_folder),
+                       "--write-card", "--out", str(tmp_path / "test")]) == 0
+    report = json.loads((tmp_path / "test" / "report.json").read_text())
+    metrics = EmotionClassifier(tmp_path / "mine.tflite").card.metrics  # still verified and loaded
+    test = metrics["test"]
+    assert test["n"] == report["n"] == 90 and test["accuracy"] == report["accuracy"]
+    assert test["labels"] == "folder" and test["data"] == str(people_folder) and test["skipped_files"] == 0
+    assert test["macro_auc"] == report["roc_auc"]["macro"] and sum(test["class_counts"].values()) == 90
+    assert metrics["val"] == val and metrics["parity"] == parity
 
 
 def test_a_failed_parity_check_writes_nothing_into_the_target_folder(finetune_run, tmp_path, data_dir,

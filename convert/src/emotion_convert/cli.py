@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         extra = parity.top_up_faces(data_dir(data_root) / VAL_FILE, args.parity_faces - len(check_on),
                                     config["seed"])
         check = parity.parity_check(*check_scores, model, tflite_path, extra, args.min_agreement)
-        check["faces_from"] = {report["split"]: len(check_on), "FER2013 PublicTest (top-up)": len(extra)}
+        check["faces_from"] = {"validation" if splits.val is not None else "test": len(check_on),
+                               "FER2013 PublicTest (top-up)": len(extra)}
+        check["checked_split"] = report["split"]
         card.metrics["parity"] = check
         card.limitations = [*card.limitations, recall_limitation(card.metrics)]
         card.save(card_path)

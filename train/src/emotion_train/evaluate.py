@@ -184,11 +184,24 @@ def load_faces(folder: Path, set_name: str, crop: CropSpec) -> tuple[FaceDataset
     return loaded.data, loaded.skipped
 
 
+HELD_OUT_FOLDER = "held-out image folder (emotion-train evaluate --data)"
+
+
+def check_card_test_writable(card_path: Path) -> None:
+    """A card's metrics.test is the model's test score: a held-out folder's may replace an
+    earlier folder's, never the FER2013 PublicTest score a bundled model's card carries."""
+    existing = ModelCard.load(card_path).metrics.get("test")
+    if existing is not None and existing.get("split") != HELD_OUT_FOLDER:
+        raise ValueError(f"{card_path} already holds metrics.test from {existing.get('split')}; "
+                         "--write-card never replaces it (copy the model and its card to record "
+                         "another test set)")
+
+
 def record_test_in_card(card_path: Path, report: dict, folder: Path, skipped: int) -> None:
     """Write the folder's scores into the model's card as metrics.test."""
     card = ModelCard.load(card_path)
     card.metrics["test"] = {
-        "split": "held-out image folder (emotion-train evaluate --data)",
+        "split": HELD_OUT_FOLDER,
         "data": str(folder), "absolute_path": str(Path(folder).resolve()), "labels": FOLDER_LABELS,
         "model_type": report["context"]["model_type"], "n": report["n"], "skipped_files": skipped,
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
@@ -209,8 +222,10 @@ def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None =
         raise ValueError("--write-card records a held-out folder's score; pass --data")
     predictor = load_predictor(Path(model_path), tta_flip=tta_flip)
     info = predictor.info
-    if write_card and info.card is None:
-        raise ValueError(f"{model_path} has no model card beside it to write into")
+    if write_card:
+        if info.card is None:
+            raise ValueError(f"{model_path} has no model card beside it to write into")
+        check_card_test_writable(info.card)
     skipped: list = []
     if folder is not None:
         set_name = resolve_label_set(info, label_set_name)
