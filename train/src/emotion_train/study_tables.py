@@ -198,9 +198,11 @@ def _readme_block(cv_lines: list[str], curve_lines: list[str], numbers: dict) ->
               for name in ("scratch", "augmented")}
         if f1["scratch"] and f1["augmented"]:
             difference = np.mean(f1["augmented"]) - np.mean(f1["scratch"])
+            spread = {name: (f"sd {np.std(values, ddof=1):.3f} over {len(values)} seeds"
+                             if len(values) > 1 else "1 seed, spread not measured")
+                      for name, values in f1.items()}
             lines += [f"Augmentation changes the scratch CNN's PublicTest macro-F1 by {difference:+.3f} "
-                      f"(seed sd {np.std(f1['scratch'], ddof=1):.3f} without, "
-                      f"{np.std(f1['augmented'], ddof=1):.3f} with).", ""]
+                      f"(without: {spread['scratch']}; with: {spread['augmented']}).", ""]
     lines += ["Learning curve, PublicTest accuracy by number of training faces (mean ± sd over seeds):", "",
               *curve_lines, "", f"![cross-validation vs PublicTest](docs/study/{CV_PNG}) "
               f"![learning curve](docs/study/{CURVE_PNG})", "",
