@@ -27,6 +27,7 @@ PHOTOS = {
 }
 FOLDER_OF = {"angry": "anger", "neutral": "casual", "happy": "joy", "sad": "sorrow", "surprise": "surprised"}
 CROPS_PER_CLASS = 8
+PEOPLE, FACES_PER_PERSON = 6, 3
 UNUSABLE = {"anger/coffee.png": "no face", "joy/broken.png": "not a readable image",
             "surprised/surprised.jpeg": "no face"}
 
@@ -62,9 +63,25 @@ def photo_folder(tmp_path_factory, data_dir, demo_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def finetune_run(tmp_path_factory, tiny_run, photo_folder, data_dir) -> Path:
-    """Both fine-tuning phases, one epoch each, from the tiny run onto the folder dataset."""
+    """Both fine-tuning phases, one epoch each, from the tiny run onto the folder dataset, validated
+    on the default: a seeded, stratified share of that folder."""
     out = tmp_path_factory.mktemp("finetune_run")
     assert train_main(["finetune", "--base", str(tiny_run / "model.keras"), "--data", str(photo_folder),
-                       "--out", str(out), "--head-epochs", "1", "--finetune-epochs", "1",
-                       "--val-limit", "96", "--data-dir", str(data_dir), "--no-jit"]) == 0
+                       "--out", str(out), "--head-epochs", "1", "--finetune-epochs", "1", "--no-jit"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def people_folder(tmp_path_factory, data_dir) -> Path:
+    """root/<label>/<person>/fer<row>.png: real FER2013 Training crops of five classes, dealt to
+    six made-up "people" (FER2013 has no identities) with a few faces each per class."""
+    root = tmp_path_factory.mktemp("people_folder")
+    with np.load(data_dir / "fer2013_train.npz") as archive:
+        x, y = archive["x"], archive["y"]
+    fer7 = LABEL_SETS["fer7"]
+    for label in LABEL_SETS["emotion5"]:
+        for i, row in enumerate(np.flatnonzero(y == fer7.index(label))[:PEOPLE * FACES_PER_PERSON]):
+            folder = root / label / f"person{i % PEOPLE}"
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"fer{row:05d}.png"), x[row])
+    return root

@@ -97,3 +97,51 @@ def test_a_bundled_keras_model_takes_labels_from_the_card_beside_it(tiny_run, bu
     report = _evaluate(tmp_path / "emotion5.keras", tmp_path / "report", data_dir, "--limit", "50")
     assert report["context"]["label_source"] == card["training"]["label_source"]
     assert report["context"]["model_type"] == "keras" and report["n"] == 50
+
+
+def _folder_faces(folder, set_name, crop):
+    from emotion_train.evaluate import load_faces
+
+    return load_faces(folder, set_name, crop)[0]
+
+
+def test_evaluate_a_keras_model_on_a_labelled_folder(finetune_run, photo_folder, tmp_path):
+    """--data scores any folder with the fine-tuning loader: photos cropped, bad files skipped."""
+    model = finetune_run / "model.keras"
+    assert train_main(["evaluate", "--model", str(model), "--data", str(photo_folder),
+                       "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["n"] == 45 and report["context"]["label_source"] == "folder"
+    assert "3 files skipped" in report["context"]["data"]
+    faces = _folder_faces(photo_folder, "emotion5", load_predictor(model).info.crop)
+    scores = load_predictor(model).predict(faces.x)
+    assert report["accuracy"] == pytest.approx(accuracy_score(faces.y, scores.argmax(1)), abs=1e-4)
+    assert report["classification_report"]["macro avg"]["support"] == 45
+    assert sum(map(sum, report["confusion_matrix"]["counts"])) == 45
+    assert (tmp_path / "confusion_counts.png").is_file() and (tmp_path / "roc.png").is_file()
+
+
+def test_evaluate_a_tflite_model_on_a_folder(bundled_model, photo_folder, tmp_path):
+    assert train_main(["evaluate", "--model", str(bundled_model), "--data", str(photo_folder),
+                       "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["context"]["model_type"] == "tflite-int8" and report["n"] == 45
+    faces = _folder_faces(photo_folder, "emotion5", load_predictor(bundled_model).info.crop)
+    scores = load_predictor(bundled_model).predict(faces.x)
+    assert report["accuracy"] == pytest.approx(accuracy_score(faces.y, scores.argmax(1)), abs=1e-4)
+
+
+def test_write_card_never_replaces_a_publictest_score(bundled_model, photo_folder, tmp_path):
+    model = tmp_path / "copy.tflite"
+    shutil.copy(bundled_model, model)
+    shutil.copy(bundled_model.with_suffix(".json"), tmp_path / "copy.json")
+    before = (tmp_path / "copy.json").read_text()
+    assert train_main(["evaluate", "--model", str(model), "--data", str(photo_folder), "--write-card",
+                       "--out", str(tmp_path / "report")]) == 2
+    assert (tmp_path / "copy.json").read_text() == before and not (tmp_path / "report").exists()
+
+
+def test_write_card_needs_a_folder(bundled_model, tmp_path, data_dir):
+    assert train_main(["evaluate", "--model", str(bundled_model), "--write-card", "--limit", "50",
+                       "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / "report.json").exists()

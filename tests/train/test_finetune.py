@@ -64,7 +64,14 @@ def test_finetune_run_writes_model_record_history_and_report(finetune_run, tiny_
     assert record["phases"][0]["trainable_layers"] == ["scores"]
     assert record["phases"][1]["unfrozen_blocks"] == ["block3"]
     assert record["phases"][1]["learning_rate"] == record["phases"][0]["learning_rate"] / 10
-    assert len(record["data"]["train"]["skipped"]) == 3 and record["data"]["val"]["faces"] == 96
+    assert len(record["data"]["train"]["skipped"]) == 3
+    # The default validation: a seeded, stratified 20% of the folder itself, never PublicTest.
+    train, val = record["data"]["train"], record["data"]["val"]
+    assert val["file"] == str(photo_folder) and val["labels"] == "folder"
+    assert "stratified" in val["split"] and "seed 1234" in val["split"]
+    assert val["faces"] + train["faces"] == 45 and val["faces"] == 9
+    assert all(count >= 1 for count in val["class_counts"].values())
+    assert record["metrics"]["val"]["split"] == val["split"] and record["metrics"]["val"]["n"] == 9
     assert record["epochs_completed"] == 2
     assert len((finetune_run / "history.csv").read_text().strip().splitlines()) == 1 + 2
     report = json.loads((finetune_run / "report" / "report.json").read_text())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from emotion_device.model_card import ModelCard, sha256_of
 from emotion_device.preprocess import CropSpec
+from emotion_train.image_folder import LABEL_SOURCE as FOLDER_LABELS
 
 INTENDED_USE = (
     "Estimating the facial expression of people who know they are in view of the camera, for "
@@ -52,23 +53,65 @@ def label_family(labels: str) -> str:
     return "ferplus" if labels.startswith("ferplus") else labels
 
 
+AGAINST = {"ferplus": "FER+ majority labels", "fer2013": "FER2013's original labels",
+           "folder": "labels from the folder names"}
+
+
 def recall_limitation(metrics: dict) -> str:
     """Per-class recall of the int8 model, weakest first: the numbers behind "it varies"."""
     block = metrics.get("test") or metrics["val"]
     recall = block["int8"]["per_class_recall"]
     listed = ", ".join(f"{label} {100 * value:.1f}%"
                        for label, value in sorted(recall.items(), key=lambda item: item[1]))
-    family = label_family(block["labels"])
-    against = {"ferplus": "FER+ majority labels", "fer2013": "FER2013's original labels"}.get(
-        family, f"{block['labels']} labels")
-    return (f"Per-class recall of the int8 model on {block['split']} ({against}, "
+    against = AGAINST.get(label_family(block["labels"]), f"{block['labels']} labels")
+    on = block["split"] if "test" in metrics else f"the validation faces ({block['split']})"
+    return (f"Per-class recall of the int8 model on {on} ({against}, "
             f"n={block['int8']['n']}), weakest first: {listed}. Treat the weak classes' labels as hints.")
+
+
+def finetune_limitations(run: dict) -> list[str]:
+    """The limitations of a model fine-tuned on a user's folder: what its head actually learnt
+    from, and why its validation score flatters it."""
+    train, val = run["data"]["train"], run["data"]["val"]
+    counts = ", ".join(f"{label} {n}" for label, n in train["class_counts"].items())
+    trained_on = (
+        f"Fine-tuned on {train['faces']} faces from {train['file']} ({counts}; "
+        f"{train.get('split', 'the whole folder')}), "
+        f"labelled by their folder names, starting from {run['base_model']['file']}, whose backbone "
+        "was trained on FER2013 (48x48 grayscale web images, mostly frontal adult faces, skewed and "
+        "undocumented demographics). It knows the people and conditions of those photos; expect "
+        "lower accuracy on other people, low light, occlusion, strong head rotation and unusual "
+        "camera angles, and see metrics.test for a held-out score where there is one."
+    )
+    per_face = 100 / max(1, val["faces"])
+    selected = (
+        f"The {val['faces']} validation faces ({val['split']}) also chose the epoch, so their "
+        f"accuracy (metrics.val) is optimistic, and each face moves it by {per_face:.1f} points. "
+        "Score people the model has never seen with `emotion-train evaluate --data DIR "
+        "--write-card`, which records metrics.test in this card."
+    )
+    return [trained_on, *LIMITATIONS[1:-1], selected]
+
+
+def _finetune_data(run: dict) -> dict:
+    """Where a fine-tuned model's photos are and how they were split, as the card states it."""
+    train, val = run["data"]["train"], run["data"]["val"]
+    return {
+        "data": train["file"],
+        "data_absolute": train.get("absolute_path"),
+        "train_split": train.get("split"),
+        "validation": f"{val['file']} ({val['split']}), {val['faces']} faces",
+        "validation_class_counts": val.get("class_counts"),
+        "label_source": FOLDER_LABELS,
+        "head_init": run.get("head_init"),
+    }
 
 
 def build_card(name: str, tflite_path: Path, run: dict, crop: CropSpec, architecture: dict,
                conversion: dict) -> ModelCard:
     config = run["config"]
-    return ModelCard(
+    finetuned = bool(run.get("base_model"))
+    card = ModelCard(
         name=name,
         labels=list(run["labels"]),
         sha256=sha256_of(tflite_path),
@@ -99,5 +142,8 @@ def build_card(name: str, tflite_path: Path, run: dict, crop: CropSpec, architec
             "conversion": conversion,
         },
         intended_use=INTENDED_USE,
-        limitations=[*LIMITATIONS, selection_limitation(run)],
+        limitations=finetune_limitations(run) if finetuned else [*LIMITATIONS, selection_limitation(run)],
     )
+    if finetuned:
+        card.training.update(_finetune_data(run))
+    return card

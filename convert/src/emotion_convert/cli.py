@@ -1,4 +1,9 @@
-"""`emotion-convert`: Keras model -> int8 TFLite + model card, with an int8-vs-float parity check."""
+"""`emotion-convert`: Keras model -> int8 TFLite + model card, with an int8-vs-float parity check.
+
+Everything is written into a temporary folder first and moved into --out-dir only when the
+parity check passes: a failing conversion leaves the target folder exactly as it was, so it
+can never replace a shipped model with one that disagrees with its float network.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import argparse
 import json
 import logging
 import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from emotion_device.labels import LABEL_SETS
@@ -18,7 +25,10 @@ examples:
   emotion-convert runs/ferplus8/model.keras --name emotion5 --label-set emotion5   # a subset of its classes
 
 The run record (run.json beside the model) supplies labels, data and the training command.
-Exit status 1 if int8 agrees with float on fewer than --min-agreement of the validation faces.
+Parity is checked on the run's validation faces; when there are fewer than --parity-faces
+(a fine-tuned run's few photos), FER2013 PublicTest faces make up the rest, since agreement
+is a property of the quantization, not of the labels. Exit status 1 if int8 agrees with float
+on fewer than --min-agreement of those faces; then nothing is written into --out-dir.
 """
 
 log = logging.getLogger("emotion_convert")
@@ -33,11 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, help="run record (default: run.json beside the model)")
     parser.add_argument("--calibration", type=int, default=1000,
                         help="training faces used as the representative dataset")
-    parser.add_argument("--crop-margin", type=float, default=0.0,
+    parser.add_argument("--crop-margin", type=float,
                         help="margin added around a detector box, as a fraction of its size "
-                             "(measure it with emotion-train calibrate-crop)")
+                             "(measure it with emotion-train calibrate-crop; default: the run's "
+                             "--crop-margin for a fine-tuned run, else 0)")
     parser.add_argument("--min-agreement", type=float, default=0.98,
-                        help="required int8-vs-float top-1 agreement on validation faces")
+                        help="required int8-vs-float top-1 agreement on the parity faces")
+    parser.add_argument("--parity-faces", type=int, default=1000,
+                        help="check parity on at least this many faces: the validation faces, "
+                             "topped up with FER2013 PublicTest faces")
     parser.add_argument("--float-tflite", type=Path, help="also write the float32 TFLite here")
     parser.add_argument("--no-keras-copy", action="store_true",
                         help="do not write NAME.keras, the float model without optimizer state "
@@ -50,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import keras
+    import numpy as np
 
     from emotion_convert import parity, quantize
     from emotion_convert.card import build_card, recall_limitation
@@ -82,56 +97,99 @@ def main(argv: list[str] | None = None) -> int:
 
     calibration = quantize.representative_faces(to_model_input(splits.train.x), args.calibration,
                                                 config["seed"])
-    tflite_path = quantize.write_bytes(args.out_dir / f"{args.name}.tflite",
-                                       quantize.convert_int8(model, calibration))
-    if args.float_tflite:
-        quantize.write_bytes(args.float_tflite, quantize.convert_float(model))
-
-    float_reference = None
-    if not args.no_keras_copy:
-        float_path = quantize.save_float_keras(model, args.out_dir / f"{args.name}.keras")
-        float_reference = {"file": float_path.name, "sha256": sha256_of(float_path)}
-
     command = shlex.join(["emotion-convert", *(sys.argv[1:] if argv is None else argv)])
-    architecture = {"name": model.name, "parameters": int(model.count_params()),
-                    "macs": count_macs(model), "tflite_bytes": tflite_path.stat().st_size}
-    crop = CropSpec(margin=args.crop_margin, square=True)
-    card = build_card(args.name, tflite_path, run, crop, architecture,
-                      {"command": command, "calibration_faces": len(calibration),
-                       "float_reference": float_reference, "label_subset_of": subset_of})
-    card_path = tflite_path.with_suffix(".json")
-    card.save(card_path)
+    staging = Path(tempfile.mkdtemp(prefix=f"emotion-convert-{args.name}-"))
+    try:
+        tflite_path = quantize.write_bytes(staging / f"{args.name}.tflite",
+                                           quantize.convert_int8(model, calibration))
+        float_tflite = None
+        if args.float_tflite:
+            float_tflite = quantize.write_bytes(staging / "float" / args.float_tflite.name,
+                                                quantize.convert_float(model))
+        float_reference = None
+        if not args.no_keras_copy:
+            float_path = quantize.save_float_keras(model, staging / f"{args.name}.keras")
+            float_reference = {"file": float_path.name, "sha256": sha256_of(float_path)}
 
-    def parity_block(faces: FaceDataset, split: str, labels: str) -> dict:
-        inputs = to_model_input(faces.x)
-        return {"split": split, "labels": labels,
-                **parity.parity_report(parity.float_scores(model, inputs),
-                                       parity.int8_scores(tflite_path, inputs), faces.y, faces.labels)}
+        architecture = {"name": model.name, "parameters": int(model.count_params()),
+                        "macs": count_macs(model), "tflite_bytes": tflite_path.stat().st_size}
+        margin = config.get("crop_margin", 0.0) if args.crop_margin is None else args.crop_margin
+        crop = CropSpec(margin=margin, square=True)
+        card = build_card(args.name, tflite_path, run, crop, architecture,
+                          {"command": command, "calibration_faces": len(calibration),
+                           "float_reference": float_reference, "label_subset_of": subset_of})
+        card_path = tflite_path.with_suffix(".json")
+        card.save(card_path)  # the device's classifier needs it for the int8 side of parity
 
-    card.metrics = {}
-    if splits.val is not None:
-        card.metrics["val"] = parity_block(splits.val, run["data"]["val"]["split"], config["label_source"])
-    if splits.test is not None:
-        card.metrics["test"] = parity_block(splits.test, "FER2013 PublicTest", config["label_source"])
-    if (config["label_source"] != "fer2013" and not is_finetune(run)
-            and fer2013_labels_can_score(run["labels"])):
-        fer_test = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
-        card.metrics["test_fer2013_labels"] = parity_block(fer_test, "FER2013 PublicTest", "fer2013")
-    card.limitations = [*card.limitations, recall_limitation(card.metrics)]
-    card.save(card_path)
-    report = card.metrics["val" if splits.val is not None else "test"]
+        def scores_of(faces: FaceDataset) -> tuple[np.ndarray, np.ndarray]:
+            inputs = to_model_input(faces.x)
+            return parity.float_scores(model, inputs), parity.int8_scores(tflite_path, inputs)
 
-    summary = {"model": str(tflite_path), "bytes": architecture["tflite_bytes"],
-               "checked_on": report["split"], "float_accuracy": report["float"]["accuracy"],
-               "int8_accuracy": report["int8"]["accuracy"], "agreement": report["int8_float_top1_agreement"]}
-    if "test" in card.metrics:
-        summary["test_int8_accuracy"] = card.metrics["test"]["int8"]["accuracy"]
-    print(json.dumps(summary, indent=2))
-    if report["int8_float_top1_agreement"] < args.min_agreement:
-        log.error("int8 agrees with float on %.2f%% of the faces of %s, below the required %.2f%%",
-                  100 * report["int8_float_top1_agreement"], report["split"], 100 * args.min_agreement)
-        return 1
-    return 0
+        def parity_block(faces: FaceDataset, split: str, labels: str,
+                         scores: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+            float_s, int8_s = scores or scores_of(faces)
+            return {"split": split, "labels": labels,
+                    **parity.parity_report(float_s, int8_s, faces.y, faces.labels)}
+
+        check_scores = scores_of(check_on)
+        card.metrics = {}
+        val_record = run["data"].get("val") or {}
+        if splits.val is not None:
+            card.metrics["val"] = parity_block(splits.val, val_record["split"],
+                                               val_record.get("labels", config["label_source"]), check_scores)
+        if splits.test is not None:
+            card.metrics["test"] = parity_block(splits.test, "FER2013 PublicTest", config["label_source"],
+                                                check_scores if check_on is splits.test else None)
+        if (config["label_source"] != "fer2013" and not is_finetune(run)
+                and fer2013_labels_can_score(run["labels"])):
+            fer_test = load_fer2013_npz(data_dir(data_root) / VAL_FILE, config["label_set"], "fer2013")
+            card.metrics["test_fer2013_labels"] = parity_block(fer_test, "FER2013 PublicTest", "fer2013")
+        report = card.metrics["val" if splits.val is not None else "test"]
+        # The gate: the checked split's faces, topped up with PublicTest faces when it is small.
+        extra = parity.top_up_faces(data_dir(data_root) / VAL_FILE, args.parity_faces - len(check_on),
+                                    config["seed"])
+        check = parity.parity_check(*check_scores, model, tflite_path, extra, args.min_agreement)
+        check["faces_from"] = {"validation" if splits.val is not None else "test": len(check_on),
+                               "FER2013 PublicTest (top-up)": len(extra)}
+        check["checked_split"] = report["split"]
+        card.metrics["parity"] = check
+        card.limitations = [*card.limitations, recall_limitation(card.metrics)]
+        card.save(card_path)
+
+        log.info("parity on the %d faces of %s: %d disagreements, %d of them int8 ties",
+                 report["float"]["n"], report["split"], report["int8_float_disagreements"],
+                 report["int8_float_disagreements_int8_tied"])
+        log.info("parity check on %d faces (%d checked + %d PublicTest top-up): agreement %.2f%%, "
+                 "%d disagreements (%d int8 ties)", check["faces"], len(check_on), len(extra),
+                 100 * check["int8_float_top1_agreement"], check["int8_float_disagreements"],
+                 check["int8_float_disagreements_int8_tied"])
+        summary = {"model": str(args.out_dir / tflite_path.name), "bytes": architecture["tflite_bytes"],
+                   "checked_on": report["split"], "float_accuracy": report["float"]["accuracy"],
+                   "int8_accuracy": report["int8"]["accuracy"],
+                   "agreement": report["int8_float_top1_agreement"], "parity": check,
+                   "written": check["passed"]}
+        if "test" in card.metrics:
+            summary["test_int8_accuracy"] = card.metrics["test"]["int8"]["accuracy"]
+        print(json.dumps(summary, indent=2))
+        if not check["passed"]:
+            log.error("int8 agrees with float on %.2f%% of %d parity faces, below the required %.2f%%: "
+                      "nothing written to %s", 100 * check["int8_float_top1_agreement"], check["faces"],
+                      100 * args.min_agreement, args.out_dir)
+            return 1
+        # The card last: until it lands, the device refuses the new .tflite (its sha256 is not the
+        # old card's) rather than loading it under another model's card.
+        staged = sorted((path for path in staging.iterdir() if path.is_file()),
+                        key=lambda path: path.suffix == ".json")
+        moves = [(path, args.out_dir / path.name) for path in staged]
+        if float_tflite is not None:
+            moves.insert(0, (float_tflite, args.float_tflite))
+        for source, target in moves:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(source, target)
+            log.info("wrote %s", target)
+        return 0
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -33,12 +33,20 @@ def _head(x, num_classes: int, dropout: float):
     return layers.Dense(num_classes, activation="softmax", name="scores")(x)
 
 
-def build_baseline(num_classes: int, dropout: float = 0.4) -> keras.Model:
-    """The original study's plain CNN: pairs of 3x3 convolutions, each pair followed by pooling."""
+def _conv_relu(x, filters: int, name: str = ""):
+    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_baseline(num_classes: int, dropout: float = 0.4, batch_norm: bool = True) -> keras.Model:
+    """The original study's plain CNN: pairs of 3x3 convolutions, each pair followed by pooling.
+    batch_norm=False is the original's network exactly, without BatchNormalization (the study's
+    probe of small-data training)."""
     inputs, x = _inputs()
+    conv = _conv_bn_relu if batch_norm else _conv_relu
     for stage, filters in enumerate((32, 64, 128), start=1):
-        x = _conv_bn_relu(x, filters, name=f"block{stage}a")
-        x = _conv_bn_relu(x, filters, name=f"block{stage}b")
+        x = conv(x, filters, name=f"block{stage}a")
+        x = conv(x, filters, name=f"block{stage}b")
         x = layers.MaxPooling2D(name=f"block{stage}_pool")(x)
     x = layers.Dense(128, activation="relu", name="fc")(layers.Flatten(name="flatten")(x))
     x = layers.Dropout(dropout, name="fc_dropout")(x)

@@ -15,6 +15,9 @@ from emotion_train.run_configs import (
     CLASS_WEIGHTINGS,
     OPTIMIZERS,
     PUBLIC_TEST,
+    STUDY_CURVE_SIZES,
+    STUDY_MODELS,
+    STUDY_SEEDS,
     FinetuneConfig,
     TrainConfig,
 )
@@ -33,13 +36,16 @@ with its evaluation report in <out>/report/ (report.md, report.json, plots).
 
 FINETUNE_EXAMPLES = """\
 examples:
-  emotion-train make-subset --per-class 52 --out ~/data/study260
-  emotion-train finetune --base models/emotion5.keras --data ~/data/study260 --out runs/transfer
-  emotion-train finetune --base runs/emotion5/model.keras --data photos/ --val-data photos_val/ \\
-      --unfreeze-blocks 2 --out runs/photos
+  emotion-train finetune --base models/emotion5.keras --data photos/ --out runs/mine
+  emotion-train finetune --base models/fer7.keras --data photos/ --group-by subfolder --out runs/mine
+  emotion-train finetune --base models/emotion5.keras --data photos/ --val-data photos_val/ \\
+      --unfreeze-blocks 2 --out runs/mine
+  emotion-train evaluate --model runs/mine/model.keras --data test_photos/ --out runs/mine/test
 
-Phase 1 trains a new head on the frozen backbone; phase 2 unfreezes the top conv blocks
-(BatchNormalization stays frozen) at --finetune-lr-factor times the learning rate.
+Phase 1 trains the head on the frozen backbone (starting from the base's own head when the
+labels are its own or a subset); phase 2 unfreezes the top conv blocks (BatchNormalization
+stays frozen) at --finetune-lr-factor times the learning rate. Each phase stops when the
+validation loss has not improved for --patience epochs; the best epoch of either is kept.
 """
 
 EVALUATE_EXAMPLES = """\
@@ -48,6 +54,7 @@ examples:
   emotion-train evaluate --model runs/emotion5/model.keras --out reports/emotion5-float
   emotion-train evaluate --model models/fer7.tflite --labels fer2013 --out reports/fer7
   emotion-train evaluate --model models/emotion5.tflite --tta-flip --out reports/emotion5-tta
+  emotion-train evaluate --model models/mine.tflite --data test_photos/ --write-card --out reports/mine
 
 The label set and source default to the model's card (.tflite, or a .keras beside its card)
 or the run.json beside a .keras.
@@ -58,6 +65,18 @@ examples:
   emotion-train compare runs/scratch runs/augmented runs/transfer --out docs/comparison.md
   emotion-train compare reports/emotion5-int8 reports/emotion5-float
 """
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and every option's default shown (where the help does not
+    already say it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (action.default is None or action.default is False or action.default is argparse.SUPPRESS
+                or "default" in text or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -112,43 +131,70 @@ def _add_calibrate_crop(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("finetune", help="transfer learning: a pretrained model onto a folder dataset",
-                       epilog=FINETUNE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("finetune", help="transfer learning: a pretrained model onto your own photos",
+                       description="Fine-tunes a pretrained .keras model on a folder of your photos "
+                                   "(DATA/<label>/*.jpg, optionally DATA/<label>/<person>/*.jpg), "
+                                   "validating on your own task and stopping early on it.",
+                       epilog=FINETUNE_EXAMPLES, formatter_class=HelpFormatter)
     p.set_defaults(handler=run_finetune)
     d = FinetuneConfig(base_model="", train_data="", out_dir="")
-    p.add_argument("--base", required=True, help="pretrained Keras model (.keras)")
-    p.add_argument("--data", required=True, help="training images, DATA/<label>/*.png|jpg")
+    p.add_argument("--base", required=True, help="pretrained Keras model (.keras); its run.json or card "
+                                                 "beside it names its labels")
+    p.add_argument("--data", required=True, help="training images, DATA/<label>/[<person>/]*.png|jpg")
     p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
     p.add_argument("--val-data", default=d.val_data,
-                   help=f"validation images DIR/<label>/*, or {PUBLIC_TEST!r} for FER2013 PublicTest")
-    p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
+                   help=f"validation images DIR/<label>/*, or {PUBLIC_TEST!r} for FER2013 PublicTest "
+                        "(default: hold out --val-fraction of --data)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="share of --data held out for validation (seeded, stratified by class)")
+    p.add_argument("--group-by", default=d.group_by, metavar="RULE",
+                   help="keep each person/session on one side of the split: 'subfolder' "
+                        "(DATA/<label>/<person>/*), 'prefix' (file names <person>_*), or a regular "
+                        "expression whose first group is the id, matched against <person>/<file> "
+                        "below the class folder; with --val-data it refuses shared ids")
+    p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS),
+                   help="classes and their order (default: the base model's)")
     p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
-                   help="PublicTest labels, when validating on it")
-    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help="phase 1 epochs")
-    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="phase 2 epochs (0: none)")
+                   help="PublicTest labels, only with --val-data publictest")
+    p.add_argument("--head-epochs", type=int, default=d.head_epochs,
+                   help="phase 1 (head only): the most epochs; early stopping usually ends it sooner")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs,
+                   help="phase 2 (top blocks unfrozen): the most epochs (0: no phase 2)")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="stop a phase after this many epochs without a lower validation loss")
     p.add_argument("--unfreeze-blocks", type=int, default=d.unfreeze_blocks,
                    help="top conv blocks trained in phase 2")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.learning_rate, help="phase 1 learning rate")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="faces per training step")
+    p.add_argument("--lr", type=float, default=d.learning_rate, help="phase 1 learning rate (Adam)")
     p.add_argument("--finetune-lr-factor", type=float, default=d.finetune_lr_factor,
                    help="phase 2 learning rate as a fraction of --lr")
-    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the new head")
-    p.add_argument("--class-weight", default=d.class_weight, choices=CLASS_WEIGHTINGS)
+    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the head")
+    p.add_argument("--class-weight", default=d.class_weight, choices=CLASS_WEIGHTINGS,
+                   help="loss weight per class from its share of the training faces")
     p.add_argument("--no-augment", action="store_true", help="turn real-time augmentation off")
     p.add_argument("--crop-margin", type=float, default=d.crop_margin,
                    help="margin around a detected face in photos (as the model card's face_crop)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="split, shuffling, augmentation and weights")
     p.add_argument("--val-limit", type=int, help="validate on a random slice of N PublicTest faces")
-    p.add_argument("--data-dir", help="folder with fer2013_val.npz")
+    p.add_argument("--data-dir", help="folder with fer2013_val.npz (only with --val-data publictest)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA compilation")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="report a .keras or .tflite model's accuracy on FER2013 PublicTest",
-                       epilog=EVALUATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("evaluate", help="report a .keras or .tflite model on FER2013 PublicTest or "
+                                        "on a labelled image folder",
+                       description="Accuracy, macro-F1, per-class ROC/AUC, confusion matrices and the "
+                                   "classification report of a model, on FER2013 PublicTest or (--data) "
+                                   "on any folder of labelled photos.",
+                       epilog=EVALUATE_EXAMPLES, formatter_class=HelpFormatter)
     p.set_defaults(handler=run_evaluate)
     p.add_argument("--model", required=True, type=Path, help="model.keras, or a .tflite with its card")
     p.add_argument("--out", required=True, type=Path, help="report folder (report.md, report.json, plots)")
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="score this image folder, DIR/<label>/[<person>/]*.jpg, instead of PublicTest "
+                        "(read as fine-tuning reads it, cropped as the model's card says)")
+    p.add_argument("--write-card", action="store_true",
+                   help="record the --data score as metrics.test in the model's card (NAME.json)")
     p.add_argument("--label-set", choices=sorted(LABEL_SETS), help="default: the model's")
     p.add_argument("--labels", choices=LABEL_SOURCES, help="PublicTest labels; default: the model's")
     p.add_argument("--limit", type=int, help="evaluate on a random slice of N faces")
@@ -172,14 +218,19 @@ def _add_make_subset(sub: argparse._SubParsersAction) -> None:
                        description="Writes OUT/<label>/fer<row>.png and OUT/manifest.json: per-class "
                                    "faces drawn from fer2013_train.npz (research-only images: keep "
                                    "them out of the repository).",
-                       epilog="example:\n  emotion-train make-subset --per-class 52 --out ~/data/study260",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog="examples:\n  emotion-train make-subset --per-class 52 --out ~/data/study260\n"
+                              "  emotion-train make-subset --per-class 20 --seed 7 --exclude ~/data/study260 "
+                              "--out ~/data/test100",
+                       formatter_class=HelpFormatter)
     p.set_defaults(handler=run_make_subset)
     p.add_argument("--per-class", type=int, default=52, help="faces per class (52 x 5 = the study's 260)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--label-set", default="emotion5", choices=sorted(LABEL_SETS))
     p.add_argument("--labels", default="ferplus-majority", choices=LABEL_SOURCES)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--exclude", type=Path, nargs="+", metavar="SUBSET",
+                   help="never draw a face that these subsets (folders with manifest.json) hold: "
+                        "a held-out test folder disjoint from a training folder")
     p.add_argument("--data-dir", help="folder with fer2013_train.npz")
 
 
@@ -223,8 +274,9 @@ def run_finetune(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     config = FinetuneConfig(
         base_model=args.base, train_data=args.data, out_dir=args.out, val_data=args.val_data,
+        val_fraction=args.val_fraction, group_by=args.group_by,
         label_set=args.label_set, label_source=args.labels, head_epochs=args.head_epochs,
-        finetune_epochs=args.finetune_epochs, unfreeze_blocks=args.unfreeze_blocks,
+        finetune_epochs=args.finetune_epochs, patience=args.patience, unfreeze_blocks=args.unfreeze_blocks,
         batch_size=args.batch_size, learning_rate=args.lr, finetune_lr_factor=args.finetune_lr_factor,
         dropout=args.dropout, class_weight=args.class_weight, augment=not args.no_augment,
         crop_margin=args.crop_margin, seed=args.seed, val_limit=args.val_limit,
@@ -239,7 +291,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.evaluate import evaluate_model
 
     report = evaluate_model(args.model, args.out, args.label_set, args.labels, args.data_dir, args.limit,
-                            tta_flip=args.tta_flip)
+                            tta_flip=args.tta_flip, folder=args.data, write_card=args.write_card)
     summary = {key: report[key] for key in ("n", "accuracy", "macro_f1")}
     print(json.dumps({**summary, "macro_auc": report["roc_auc"]["macro"], "report": str(args.out)}, indent=2))
     return 0
@@ -261,8 +313,63 @@ def run_make_subset(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.subset import write_balanced_subset
 
     manifest = write_balanced_subset(data_dir(args.data_dir) / TRAIN_FILE, args.out, args.per_class,
-                                     args.label_set, args.labels, args.seed)
+                                     args.label_set, args.labels, args.seed, args.exclude)
     print(json.dumps({"out": str(args.out), "class_counts": manifest["class_counts"]}, indent=2))
+    return 0
+
+
+STUDY_EXAMPLES = """\
+examples:
+  emotion-train study probe --out runs/study           # which small-data recipe learns (no PublicTest)
+  emotion-train study cv --out runs/study              # 5-fold CV on the 260 faces, all three models
+  emotion-train study publictest --out runs/study      # trained on all 260, 3 seeds, PublicTest once each
+  emotion-train study curve --sizes 1000 5000 --out runs/study
+  emotion-train study tables --out runs/study --docs docs/study --readme README.md
+
+Each finished unit is a JSON file under --out; re-running skips it, so an interrupted study
+resumes. `tables` writes the study's tables and plots and regenerates README's study section.
+"""
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="the original study measured: probe, cross-validation, PublicTest "
+                                     "seeds, learning curve, tables",
+                       epilog=STUDY_EXAMPLES, formatter_class=HelpFormatter)
+    p.set_defaults(handler=run_study)
+    p.add_argument("part", choices=("probe", "cv", "publictest", "curve", "tables"))
+    p.add_argument("--out", type=Path, default=Path("runs/study"), help="the study's results folder")
+    p.add_argument("--models", nargs="+", default=list(STUDY_MODELS), choices=STUDY_MODELS)
+    p.add_argument("--seeds", nargs="+", type=int, default=list(STUDY_SEEDS),
+                   help="seeds of each PublicTest run")
+    p.add_argument("--sizes", nargs="+", default=[size for size in STUDY_CURVE_SIZES if size != "260"],
+                   choices=STUDY_CURVE_SIZES,
+                   help="learning-curve sizes to train (260 is the publictest part)")
+    p.add_argument("--curve-models", nargs="+", default=["augmented", "transfer"], choices=STUDY_MODELS,
+                   help="models of the learning curve")
+    p.add_argument("--docs", type=Path, default=Path("docs/study"), help="tables: where tables and plots go")
+    p.add_argument("--readme", type=Path, default=Path("README.md"),
+                   help="tables: the README whose study section is regenerated")
+    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz")
+
+
+def run_study(args: argparse.Namespace, argv: list[str] | None) -> int:
+    if args.part == "tables":
+        from emotion_train.study_tables import write_study_docs
+
+        write_study_docs(args.out, args.docs, args.readme)
+        return 0
+    from emotion_train.study import Study
+
+    study = Study(args.out, args.data_dir)
+    if args.part == "probe":
+        study.probe()
+    elif args.part == "cv":
+        study.cross_validation(args.models)
+    elif args.part == "publictest":
+        study.publictest(args.models, tuple(args.seeds))
+    else:
+        for size in args.sizes:
+            study.publictest(args.curve_models, tuple(args.seeds), size)
     return 0
 
 
@@ -317,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
-                        _add_make_subset, _add_import_fer2013, _add_bench):
+                        _add_make_subset, _add_import_fer2013, _add_study, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,4 +1,9 @@
-"""Evaluate a Keras or TFLite model on FER2013 PublicTest and write the report.
+"""Evaluate a Keras or TFLite model on FER2013 PublicTest, or on any labelled image folder,
+and write the report.
+
+A folder (`DIR/<label>/[<person>/]*.jpg`) is read by the same loader as fine-tuning, with the
+model's own face crop, so a user's held-out photos are scored exactly as the model will see
+them. The score of a held-out folder can be written into the model's card as `metrics.test`.
 
 Each model type gets a small adapter with `predict(faces) -> scores`; everything after the
 scores (labels, data, metrics, report) is one code path. The TFLite adapter is the device's
@@ -21,9 +26,11 @@ import numpy as np
 
 from emotion_device.labels import LABEL_SETS, label_set
 from emotion_device.model_card import ModelCard, card_path_for
-from emotion_device.preprocess import to_model_input
+from emotion_device.preprocess import CropSpec, to_model_input
 from emotion_train.datapaths import VAL_FILE, data_dir
 from emotion_train.fer2013 import LABEL_SOURCES, FaceDataset, load_fer2013_npz
+from emotion_train.image_folder import LABEL_SOURCE as FOLDER_LABELS
+from emotion_train.image_folder import FaceExtractor, load_image_folder
 from emotion_train.report import write_report
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,8 @@ class ModelInfo:
     epochs: int | None = None
     parameters: int | None = None
     origin: str | None = None  # "scratch" or the base model a run was fine-tuned from
+    crop: CropSpec = field(default_factory=CropSpec)  # how photos are cropped for this model
+    card: Path | None = None  # the model card that describes this very file
     extra: dict = field(default_factory=dict)
 
 
@@ -65,6 +74,7 @@ def _info_from_run(path: Path, run_path: Path, model_type: str) -> ModelInfo:
         architecture=run.get("architecture", config.get("architecture")), augment=config.get("augment"),
         epochs=run.get("epochs_completed"), parameters=run.get("parameters"),
         origin=run.get("base_model", {}).get("file", "scratch"),
+        crop=CropSpec(margin=config.get("crop_margin", 0.0), square=True),
     )
 
 
@@ -75,7 +85,7 @@ def _info_from_card(path: Path, card: ModelCard, model_type: str) -> ModelInfo:
         label_set=training.get("label_set"), label_source=training.get("label_source"),
         architecture=card.architecture.get("name"), augment=training.get("augment"),
         epochs=training.get("epochs"), parameters=card.architecture.get("parameters"),
-        extra={"card": card.name},
+        crop=card.face_crop, card=card_path_for(path), extra={"card": card.name},
     )
 
 
@@ -135,18 +145,25 @@ def _set_named(labels: tuple[str, ...] | None) -> str | None:
     return next((name for name, members in LABEL_SETS.items() if members == labels), None)
 
 
-def resolve_labels(info: ModelInfo, label_set_name: str | None, label_source: str | None) -> tuple[str, str]:
-    """The label set and source to evaluate with: as given, else as the model's record says."""
+def resolve_label_set(info: ModelInfo, label_set_name: str | None) -> str:
+    """The label set to evaluate with: as given, else as the model's record says; it must be
+    the classes the model scores, in its order."""
     set_name = label_set_name or info.label_set or _set_named(info.labels)
     if set_name is None:
         raise ValueError(f"{info.path}: no run.json or card says its label set; pass --label-set")
+    if info.labels is not None and info.labels != label_set(set_name):
+        raise ValueError(f"{info.path} scores {list(info.labels)}, not label set {set_name} "
+                         f"{list(label_set(set_name))}")
+    return set_name
+
+
+def resolve_labels(info: ModelInfo, label_set_name: str | None, label_source: str | None) -> tuple[str, str]:
+    """The label set and PublicTest label source to evaluate with: as given, else the model's."""
+    set_name = resolve_label_set(info, label_set_name)
     source = label_source or info.label_source
     if source not in LABEL_SOURCES:
         raise ValueError(f"{info.path}: label source {source!r} is not one of {LABEL_SOURCES}; "
                          "pass --labels")
-    if info.labels is not None and info.labels != label_set(set_name):
-        raise ValueError(f"{info.path} scores {list(info.labels)}, not label set {set_name} "
-                         f"{list(label_set(set_name))}")
     return set_name, source
 
 
@@ -159,29 +176,87 @@ def public_test(set_name: str, source: str, data_root: str | None = None, limit:
     return val
 
 
+def load_faces(folder: Path, set_name: str, crop: CropSpec) -> tuple[FaceDataset, list]:
+    """A labelled image folder as faces for a label set, photos cropped as the model expects."""
+    loaded = load_image_folder(Path(folder), set_name, FaceExtractor(crop_spec=crop))
+    if not len(loaded.data):
+        raise ValueError(f"{folder}: no usable face in any class folder")
+    return loaded.data, loaded.skipped
+
+
+HELD_OUT_FOLDER = "held-out image folder (emotion-train evaluate --data)"
+
+
+def check_card_test_writable(card_path: Path) -> None:
+    """A card's metrics.test is the model's test score: a held-out folder's may replace an
+    earlier folder's, never the FER2013 PublicTest score a bundled model's card carries."""
+    existing = ModelCard.load(card_path).metrics.get("test")
+    if existing is not None and existing.get("split") != HELD_OUT_FOLDER:
+        raise ValueError(f"{card_path} already holds metrics.test from {existing.get('split')}; "
+                         "--write-card never replaces it (copy the model and its card to record "
+                         "another test set)")
+
+
+def record_test_in_card(card_path: Path, report: dict, folder: Path, skipped: int) -> None:
+    """Write the folder's scores into the model's card as metrics.test."""
+    card = ModelCard.load(card_path)
+    card.metrics["test"] = {
+        "split": HELD_OUT_FOLDER,
+        "data": str(folder), "absolute_path": str(Path(folder).resolve()), "labels": FOLDER_LABELS,
+        "model_type": report["context"]["model_type"], "n": report["n"], "skipped_files": skipped,
+        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "macro_auc": report["roc_auc"]["macro"],
+        "per_class_recall": {label: row["recall"] for label, row in report["per_class"].items()},
+        "class_counts": {label: row["support"] for label, row in report["per_class"].items()},
+    }
+    card.save(card_path)
+    log.info("metrics.test written into %s", card_path)
+
+
 def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None = None,
                    label_source: str | None = None, data_root: str | None = None,
-                   limit: int | None = None, seed: int = 1234, tta_flip: bool = False) -> dict:
-    """Score FER2013 PublicTest with the model and write the report into out_dir."""
+                   limit: int | None = None, seed: int = 1234, tta_flip: bool = False,
+                   folder: Path | None = None, write_card: bool = False) -> dict:
+    """Score FER2013 PublicTest, or a labelled image folder, and write the report into out_dir."""
+    if write_card and folder is None:
+        raise ValueError("--write-card records a held-out folder's score; pass --data")
     predictor = load_predictor(Path(model_path), tta_flip=tta_flip)
     info = predictor.info
-    set_name, source = resolve_labels(info, label_set_name, label_source)
-    val = public_test(set_name, source, data_root, limit, seed)
-    log.info("evaluating %s (%s%s) on %d PublicTest faces", model_path, info.model_type,
-             ", flip TTA" if tta_flip else "", len(val))
+    if write_card:
+        if info.card is None:
+            raise ValueError(f"{model_path} has no model card beside it to write into")
+        check_card_test_writable(info.card)
+    skipped: list = []
+    if folder is not None:
+        set_name = resolve_label_set(info, label_set_name)
+        val, skipped = load_faces(folder, set_name, info.crop)
+        source, described = FOLDER_LABELS, f"{folder} (image folder, {len(skipped)} files skipped)"
+        title = f"{Path(model_path).name} on {folder}"
+    else:
+        set_name, source = resolve_labels(info, label_set_name, label_source)
+        val = public_test(set_name, source, data_root, limit, seed)
+        described = f"{VAL_FILE} (FER2013 PublicTest)" + (f", random {limit} faces (seed {seed})"
+                                                          if limit else "")
+        title = f"{Path(model_path).name} on FER2013 PublicTest"
+    if limit and folder is not None:
+        val = val.subset(np.sort(np.random.default_rng(seed).permutation(len(val))[:limit]))
+    log.info("evaluating %s (%s%s) on %d faces of %s", model_path, info.model_type,
+             ", flip TTA" if tta_flip else "", len(val), described)
     scores = predictor.predict(val.x)
     if scores.shape != (len(val), len(val.labels)):
         raise ValueError(f"{model_path} gave scores of shape {scores.shape} for {len(val)} faces and "
                          f"{len(val.labels)} labels")
     history = Path(model_path).with_name("history.csv") if info.model_type == "keras" else None
-    data = f"{VAL_FILE} (FER2013 PublicTest)" + (f", random {limit} faces (seed {seed})" if limit else "")
     context = {
         "model": str(model_path), "model_type": info.model_type, "architecture": info.architecture,
         "from": info.origin, "augment": info.augment, "label_set": set_name, "label_source": source,
         "epochs": info.epochs, "parameters": info.parameters,
-        "data": data, "tta_flip": tta_flip,
+        "data": described, "tta_flip": tta_flip,
         **info.extra,
     }
-    return write_report(out_dir, val.y, scores, val.labels,
-                        history_csv=history if history is not None and history.is_file() else None,
-                        title=f"{Path(model_path).name} on FER2013 PublicTest", context=context)
+    report = write_report(out_dir, val.y, scores, val.labels,
+                          history_csv=history if history is not None and history.is_file() else None,
+                          title=title, context=context)
+    if write_card and info.card is not None and folder is not None:
+        record_test_in_card(info.card, report, Path(folder), len(skipped))
+    return report

@@ -1,5 +1,9 @@
 """A folder-per-class image dataset, `root/<label>/*.png|jpg`, as the original study kept it.
 
+Images may sit in sub-folders of a class folder (`root/<label>/<person>/*.jpg`): they belong
+to that class, and the sub-folder can name the person or session for a grouped split
+(see folder_split).
+
 Folder names are dataset words mapped onto the vocabulary (anger -> angry, joy -> happy,
 sorrow -> sad, casual -> neutral, ...). Small images are taken to be face crops already, as
 FER2013's are; larger photos go through the device's own detector and cropping, so a
@@ -88,6 +92,12 @@ def _class_folders(root: Path) -> list[tuple[Path, str]]:
     return [(folder, canonical_label(folder.name)) for folder in folders]
 
 
+def _files_under(folder: Path) -> list[Path]:
+    """Every file below a class folder, sub-folders included, sorted; hidden ones left out."""
+    return sorted(path for path in folder.rglob("*") if path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+
+
 def load_image_folder(root: Path, label_set_name: str,
                       extractor: FaceExtractor | None = None) -> FolderDataset:
     """Every image under root/<label>/ as one face, for a label set; see the module docstring."""
@@ -101,7 +111,7 @@ def load_image_folder(root: Path, label_set_name: str,
         skipped.append(SkippedImage(str(path), reason))
 
     for folder, label in _class_folders(root):
-        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        for path in _files_under(folder):
             if label not in labels:
                 skip(path, f"class {label!r} (folder {folder.name!r}) is not in label set {label_set_name}")
             elif path.suffix.lower() not in IMAGE_SUFFIXES:

@@ -47,13 +47,16 @@ class FinetuneConfig:
     base_model: str
     train_data: str  # a folder dataset, root/<label>/*.png
     out_dir: str
-    val_data: str = PUBLIC_TEST  # "publictest" or another folder dataset
-    label_set: str = "emotion5"
-    label_source: str = "ferplus-majority"  # PublicTest's labels, for validation and the report
-    head_epochs: int = 10
-    finetune_epochs: int = 10
+    val_data: str | None = None  # None: hold out val_fraction of train_data; a folder; or "publictest"
+    val_fraction: float = 0.2
+    group_by: str | None = None  # "subfolder", "prefix" or a regex: see folder_split
+    label_set: str | None = None  # None: the base model's labels, in its order
+    label_source: str = "ferplus-majority"  # PublicTest's labels, only when validating on it
+    head_epochs: int = 40  # the most; early stopping usually ends a phase sooner
+    finetune_epochs: int = 60
+    patience: int = 10
     unfreeze_blocks: int = 1
-    batch_size: int = 32
+    batch_size: int = 16
     learning_rate: float = 1e-3
     finetune_lr_factor: float = 0.1
     dropout: float = 0.3
@@ -64,3 +67,9 @@ class FinetuneConfig:
     val_limit: int | None = None
     data_dir: str | None = None
     jit_compile: bool = True
+
+
+# The study's three models, PublicTest seeds and learning-curve sizes (emotion_train.study)
+STUDY_MODELS = ("scratch", "augmented", "transfer")
+STUDY_SEEDS = (1, 2, 3)
+STUDY_CURVE_SIZES = ("260", "1000", "5000", "all")

@@ -7,9 +7,8 @@ to know whether the run trained from scratch or fine-tuned.
 
 from __future__ import annotations
 
-from emotion_device.preprocess import CropSpec
-from emotion_train.finetune import FinetuneConfig, load_train_folder, load_validation
-from emotion_train.image_folder import FaceExtractor
+from emotion_train.finetune import load_finetune_data
+from emotion_train.run_configs import FinetuneConfig
 from emotion_train.training import RunSplits, TrainConfig, load_splits
 
 
@@ -22,8 +21,8 @@ def run_datasets(run: dict, data_root: str | None = None) -> RunSplits:
     (None for a fine-tuned run: its held-out photos are scored by `evaluate`) of a run.json record."""
     config = {**run["config"], "data_dir": data_root or run["config"].get("data_dir")}
     if is_finetune(run):
+        # The same folders, split by the same seeded rule, give the same faces as in training.
         finetune = FinetuneConfig(**config)
-        extractor = FaceExtractor(crop_spec=CropSpec(margin=finetune.crop_margin, square=True))
-        val, _ = load_validation(finetune, extractor)
-        return RunSplits(load_train_folder(finetune, extractor).data, val, None, None)
+        data = load_finetune_data(finetune, run["config"]["label_set"])
+        return RunSplits(data.train, data.val, None, None)
     return load_splits(TrainConfig(**config))
