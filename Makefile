@@ -72,7 +72,7 @@ test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
 
 test-workstation: $(VENV)/.done
-	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert tests/device/test_summarize_plot.py tests/device/test_summarize_plot.py
+	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert tests/device/test_summarize_plot.py
 
 # ruff everywhere; mypy on the device package (it ships py.typed, so its hints are a contract).
 lint: $(VENV)/.done
