@@ -54,13 +54,8 @@ def build_baseline(num_classes: int, dropout: float = 0.4, batch_norm: bool = Tr
                        name="baseline")
 
 
-def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24, deep: bool = False) -> keras.Model:
-    """A VGG-style net shaped for a Pi: the 48x48 layers are narrow and downsample at once.
-
-    Full-resolution convolutions dominate the MACs, so only one thin one runs at 48x48; the
-    width goes into the 12x12 and 6x6 stages where it is cheap. Plain conv+BN+ReLU folds into
-    int8 convolutions that LiteRT's XNNPACK kernels run fastest on ARM.
-    """
+def _edge_stem(width: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The edge nets' layers down to 6x6: one thin 48x48 convolution, then downsampling at once."""
     inputs, x = _inputs()
     x = _conv_bn_relu(x, width, name="stem")
     x = _conv_bn_relu(x, width, stride=2, name="stem_down")  # 24x24
@@ -69,6 +64,17 @@ def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24, deep: bo
     x = _conv_bn_relu(x, 4 * width, name="block2a")
     x = _conv_bn_relu(x, 4 * width, name="block2b")
     x = layers.MaxPooling2D(name="block2_pool")(x)  # 6x6
+    return inputs, x
+
+
+def build_edge(num_classes: int, dropout: float = 0.3, width: int = 24, deep: bool = False) -> keras.Model:
+    """A VGG-style net shaped for a Pi: the 48x48 layers are narrow and downsample at once.
+
+    Full-resolution convolutions dominate the MACs, so only one thin one runs at 48x48; the
+    width goes into the 12x12 and 6x6 stages where it is cheap. Plain conv+BN+ReLU folds into
+    int8 convolutions that LiteRT's XNNPACK kernels run fastest on ARM.
+    """
+    inputs, x = _edge_stem(width)
     x = _conv_bn_relu(x, 8 * width, name="block3a")
     if deep:
         x = _conv_bn_relu(x, 8 * width, name="block3b")
@@ -91,14 +97,7 @@ def build_edge_wide(num_classes: int, dropout: float = 0.4, width: int = 24) -> 
     not megabytes: a 3x3 convolution of 384 channels costs 12 MMAC for 1.3 M parameters,
     while the same MACs buy a quarter of one 24x24 layer. 76.5 MMAC, 3.17 M parameters.
     """
-    inputs, x = _inputs()
-    x = _conv_bn_relu(x, width, name="stem")
-    x = _conv_bn_relu(x, width, stride=2, name="stem_down")  # 24x24
-    x = _conv_bn_relu(x, 2 * width, name="block1a")
-    x = layers.MaxPooling2D(name="block1_pool")(x)  # 12x12
-    x = _conv_bn_relu(x, 4 * width, name="block2a")
-    x = _conv_bn_relu(x, 4 * width, name="block2b")
-    x = layers.MaxPooling2D(name="block2_pool")(x)  # 6x6
+    inputs, x = _edge_stem(width)
     x = _conv_bn_relu(x, 256, name="block3a")
     x = _conv_bn_relu(x, 256, name="block3b")
     x = layers.MaxPooling2D(name="block3_pool")(x)  # 3x3
