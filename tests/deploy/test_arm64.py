@@ -76,15 +76,17 @@ def iou(a: list[int], b: list[int]) -> float:
     return w * h / (aw * ah + bw * bh - w * h)
 
 
-def assert_same_faces(arm: list[dict], x86: list[dict]) -> None:
-    """Same number of faces; each arm64 face overlaps one x86 face, with its label and scores."""
+def assert_same_faces(arm: list[dict], x86: list[dict], scores: bool = True) -> None:
+    """Same number of faces; each arm64 face overlaps one x86 face, with its label (and, where
+    both platforms crop exactly the same pixels, its scores within int8 rounding)."""
     assert len(arm) == len(x86)
     for face in arm:
         twin = max(x86, key=lambda other: iou(face["box"], other["box"]))
         assert iou(face["box"], twin["box"]) > 0.8, (face["box"], twin["box"])
         assert face["label"] == twin["label"]
-        for label, score in face["scores"].items():
-            assert abs(score - twin["scores"][label]) <= SCORE_TOLERANCE
+        if scores:
+            for label, score in face["scores"].items():
+                assert abs(score - twin["scores"][label]) <= SCORE_TOLERANCE
 
 
 def by_image(stdout: str) -> dict[str, list[dict]]:
@@ -103,17 +105,21 @@ def test_the_userland_is_raspberry_pi_os_bookworms(emulated: Emulated) -> None:
     assert machine == "aarch64" and python.startswith("3.11.") and numpy.startswith("1.24.")
 
 
-def test_classify_finds_the_same_faces_and_labels_as_on_x86(emulated: Emulated, photos) -> None:
-    x86 = x86_cli("classify", *photos)
+@pytest.mark.parametrize("detector", ["haar", "blazeface"])
+def test_classify_finds_the_same_faces_and_labels_as_on_x86(emulated: Emulated, photos, detector) -> None:
+    """Haar's integer pipeline crops the same pixels on both platforms, so the classifier's
+    scores must agree within int8 rounding; BlazeFace (the default) is a float network whose
+    boxes move by a pixel between kernels, so there the faces and labels must agree."""
+    x86 = x86_cli("classify", "--detector", detector, *photos)
     assert x86.returncode == 0, x86.stderr
-    arm = emulated.cli("classify", *photos)
+    arm = emulated.cli("classify", "--detector", detector, *photos)
     assert arm.returncode == 0, arm.stderr
     assert "on tflite-runtime" in arm.stderr  # the fallback: ai-edge-litert is not installed
     x86_faces, arm_faces = by_image(x86.stdout), by_image(arm.stdout)
     assert x86_faces, "no face found on x86: nothing to compare"
     assert arm_faces.keys() == x86_faces.keys()
     for image, faces in x86_faces.items():
-        assert_same_faces(arm_faces[image], faces)
+        assert_same_faces(arm_faces[image], faces, scores=detector == "haar")
 
 
 def test_run_writes_the_same_json_lines_as_on_x86(emulated: Emulated, demo_dir: Path, tmp_path: Path) -> None:
@@ -126,14 +132,14 @@ def test_run_writes_the_same_json_lines_as_on_x86(emulated: Emulated, demo_dir: 
     records = {name: [json.loads(line) for line in log.read_text().splitlines()]
                for name, log in logs.items()}
     arm = records["arm64"]
-    assert {r["type"] for r in arm} == {"face", "state", "stats"}
+    assert {r["type"] for r in arm} == {"face", "state", "stats", "summary"}
     assert arm[-1]["type"] == "stats" and arm[-1]["frames"] == 3
     events = {name: [r for r in recs if r["type"] == "face"] for name, recs in records.items()}
     assert events["arm64"], "no face in the first three demo photos"
     assert [e["seq"] for e in events["arm64"]] == list(range(1, len(events["arm64"]) + 1))
-    assert all(e["schema"] == 1 and e["label"] in e["scores"] for e in events["arm64"])
+    assert all(e["schema"] == 2 and e["label"] in e["scores"] for e in events["arm64"])
     for frame in range(3):
         arm_faces = [e for e in events["arm64"] if e["frame"] == frame]
         x86_faces = [e for e in events["x86"] if e["frame"] == frame]
         assert {e["source"] for e in arm_faces} == {e["source"] for e in x86_faces}
-        assert_same_faces(arm_faces, x86_faces)
+        assert_same_faces(arm_faces, x86_faces, scores=False)  # the default detector: BlazeFace

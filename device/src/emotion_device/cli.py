@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from emotion_device import __version__
-from emotion_device.config import Config, ConfigError, check_model, load_config, parse_config
+from emotion_device.config import Config, ConfigError, DetectorSection, check_model, load_config, parse_config
 from emotion_device.detectors import DETECTORS
 from emotion_device.errors import UserError
 from emotion_device.images import ImageReadError, read_image
@@ -54,7 +54,8 @@ def _at_least_one(text: str) -> int:
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="bundled model name or path to a .tflite with its .json card "
                                    f"(default: {DEFAULT_MODEL})")
-    p.add_argument("--detector", choices=sorted(DETECTORS), help="face detector (default: haar)")
+    p.add_argument("--detector", choices=sorted(DETECTORS),
+                   help=f"face detector (default: {DetectorSection.name})")
     p.add_argument("--threads", type=_at_least_one, help="interpreter threads (default: 1)")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average each face's scores with its mirror image's: steadier scores at "
