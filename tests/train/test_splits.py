@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from emotion_train.folder_split import stratified_split
 from emotion_train.splits import stratified_holdout
 from emotion_train.training import TrainConfig, load_splits
 
@@ -43,3 +44,14 @@ def test_every_label_source_holds_out_the_same_training_rows(data_dir):
 def test_fraction_zero_trains_on_all_of_training(data_dir):
     splits = _splits(data_dir, "fer7", "fer2013", val_fraction=0.0)
     assert splits.val is None and splits.split is None and len(splits.train) == 28709
+
+
+def test_a_small_folder_keeps_every_class_on_both_sides():
+    """Fine-tuning and the study use the same split: 5 classes of 3-9 photos, 10% held out."""
+    y = np.repeat(np.arange(5), [9, 3, 4, 3, 5])
+    split = stratified_split(y, 0.1, seed=3)
+    assert np.array_equal(np.sort(np.concatenate([split.train, split.val])), np.arange(len(y)))
+    assert np.bincount(y[split.val], minlength=5).tolist() == [1, 1, 1, 1, 1]
+    assert np.array_equal(split.val, stratified_holdout(y, 0.1, seed=3)[1])
+    with pytest.raises(ValueError, match="at least 2 images"):
+        stratified_split(np.array([0, 0, 1]), 0.5, seed=0)

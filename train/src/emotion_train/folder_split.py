@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedGroupKFold
+
+from emotion_train.splits import check_fraction, stratified_holdout
 
 GROUP_RULES = ("subfolder", "prefix")
 _PREFIX = re.compile(r"^([^_\-]+)[_\-]")
@@ -64,33 +66,23 @@ def group_ids(files: Sequence[str], root: Path, rule: str) -> list[str]:
     return [group_id(path, Path(root), rule) for path in files]
 
 
-def _check_fraction(fraction: float) -> None:
-    if not 0 < fraction < 1:
-        raise ValueError(f"the validation fraction must be between 0 and 1, not {fraction}")
-
-
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> Split:
-    """A seeded split with each class's share kept on both sides."""
-    _check_fraction(fraction)
+    """A seeded split with each class's share kept on both sides (splits.stratified_holdout:
+    at least one face of every class on each side, however small the folder)."""
+    check_fraction(fraction)
     counts = np.bincount(y)
     if len(y) < 2 or counts[counts > 0].min() < 2:
         raise ValueError("every class needs at least 2 images to hold some out for validation; "
                          "add images or pass --val-data")
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-    try:
-        train, val = next(splitter.split(np.zeros(len(y)), y))
-    except ValueError:  # fewer validation slots than classes: hold out one face of each class
-        rng = np.random.default_rng(seed)
-        val = np.array([rng.choice(np.flatnonzero(y == c)) for c in np.unique(y)])
-        train = np.setdiff1d(np.arange(len(y)), val)
-    return Split(np.sort(train), np.sort(val),
+    train, val = stratified_holdout(y, fraction, seed)
+    return Split(train, val,
                  f"seeded stratified split of the folder: {fraction:.0%} held out (seed {seed})")
 
 
 def grouped_split(y: np.ndarray, groups: Sequence[str], fraction: float, seed: int) -> Split:
     """A seeded split in which no group (person, session) is on both sides, classes as even as
     the groups allow (scikit-learn's StratifiedGroupKFold; one fold of round(1/fraction))."""
-    _check_fraction(fraction)
+    check_fraction(fraction)
     names = np.asarray(groups)
     folds = max(2, round(1 / fraction))
     distinct = len(set(names.tolist()))

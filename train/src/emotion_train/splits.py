@@ -32,14 +32,19 @@ class SplitRecord:
         return asdict(self)
 
 
+def check_fraction(fraction: float) -> None:
+    if not 0 < fraction < 1:
+        raise ValueError(f"the validation fraction must be between 0 and 1, not {fraction}")
+
+
 def stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, held out): round(fraction * n_c) of each class c, drawn with `seed`.
 
     Every class with at least two faces keeps one on each side, so rare classes (disgust,
-    contempt) are scored on the validation split too.
+    contempt, or a user's smallest folder) are scored on the validation split too. The one
+    stratified split of the project: training runs, fine-tuning and the study all use it.
     """
-    if not 0 < fraction < 1:
-        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    check_fraction(fraction)
     rng = np.random.default_rng(seed)
     held = []
     for label in np.unique(y):
