@@ -84,3 +84,13 @@ def test_tables_plots_and_the_readme_block_come_from_the_units(quick_study, tmp_
     assert "(not run)" in tables, "curve sizes that were not run are named, never filled in"
     assert (docs / "learning_curve.png").is_file() and (docs / "cv_vs_publictest.png").is_file()
     assert (docs / "scratch" / "report.md").is_file()
+
+
+def test_the_step_budget_binds_only_on_the_large_curve_points():
+    augmented, transfer = study_module.RECIPES["augmented"], study_module.RECIPES["transfer"]
+    assert study_module.epochs_for(augmented, 208) == augmented.max_epochs  # 7 steps an epoch
+    assert study_module.epochs_for(transfer, 208) == transfer.max_epochs
+    assert study_module.epochs_for(augmented, 800) == augmented.max_epochs  # 1,000 faces
+    assert study_module.epochs_for(augmented, 4000) == 80  # 125 steps an epoch, 10,000 steps
+    assert study_module.epochs_for(augmented, 22710) == 14  # all of Training
+    assert study_module.epochs_for(transfer, 22710) == 7

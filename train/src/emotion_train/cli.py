@@ -339,8 +339,9 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
     p.add_argument("part", choices=("probe", "cv", "publictest", "curve", "tables"))
     p.add_argument("--out", type=Path, default=Path("runs/study"), help="the study's results folder")
     p.add_argument("--models", nargs="+", default=list(STUDY_MODELS), choices=STUDY_MODELS)
-    p.add_argument("--seeds", nargs="+", type=int, default=list(STUDY_SEEDS),
-                   help="seeds of each PublicTest run")
+    p.add_argument("--seeds", nargs="+", type=int,
+                   help=f"seeds of each run (default: publictest {' '.join(map(str, STUDY_SEEDS))}, "
+                        "curve 1: its 260-face point is publictest's)")
     p.add_argument("--sizes", nargs="+", default=[size for size in STUDY_CURVE_SIZES if size != "260"],
                    choices=STUDY_CURVE_SIZES,
                    help="learning-curve sizes to train (260 is the publictest part)")
@@ -366,10 +367,10 @@ def run_study(args: argparse.Namespace, argv: list[str] | None) -> int:
     elif args.part == "cv":
         study.cross_validation(args.models)
     elif args.part == "publictest":
-        study.publictest(args.models, tuple(args.seeds))
+        study.publictest(args.models, tuple(args.seeds or STUDY_SEEDS))
     else:
         for size in args.sizes:
-            study.publictest(args.curve_models, tuple(args.seeds), size)
+            study.publictest(args.curve_models, tuple(args.seeds or STUDY_SEEDS[:1]), size)
     return 0
 
 
