@@ -1,5 +1,8 @@
 """The validation split carved from Training: stratified, seeded, the same faces for every label set."""
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -55,3 +58,24 @@ def test_a_small_folder_keeps_every_class_on_both_sides():
     assert np.array_equal(split.val, stratified_holdout(y, 0.1, seed=3)[1])
     with pytest.raises(ValueError, match="at least 2 images"):
         stratified_split(np.array([0, 0, 1]), 0.5, seed=0)
+
+
+def test_a_lever_run_is_judged_on_validation_and_never_reads_publictest(tmp_path, data_dir, monkeypatch):
+    """--no-test: the protocol's lever runs. PublicTest is not even loaded."""
+    from emotion_train import training
+
+    loaded = []
+    real_load = training.load_fer2013_npz
+    monkeypatch.setattr(training, "load_fer2013_npz",
+                        lambda path, *a, **k: loaded.append(path.name) or real_load(path, *a, **k))
+    config = TrainConfig(out_dir=str(tmp_path / "lever"), architecture="edge", epochs=1, batch_size=32,
+                         limit=320, data_dir=str(data_dir), jit_compile=False, score_test=False)
+    record = training.train(config)
+    assert loaded == ["fer2013_train.npz"]
+    assert "test" not in record["metrics"] and record["data"]["test"] is None
+    assert record["metrics"]["val"]["n"] == record["data"]["val"]["faces"] > 0
+    report = json.loads((tmp_path / "lever" / "report" / "report.json").read_text())
+    assert report["accuracy"] == record["metrics"]["val"]["accuracy"]
+    assert "validation split" in report["context"]["data"]
+    with pytest.raises(ValueError, match="--val-fraction"):
+        load_splits(replace(config, val_fraction=0.0))

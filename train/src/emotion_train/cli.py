@@ -27,11 +27,18 @@ examples:
   emotion-train train --out runs/emotion5
   emotion-train train --arch baseline --no-augment --label-set fer7 --labels fer2013 --out runs/b
   emotion-train train --limit 512 --epochs 1 --out /tmp/smoke      # a quick smoke run
-  emotion-train train --arch edge-deep --label-set fer7 --labels fer2013 --epochs 20 --lr 1e-3 \
-      --init-from runs/ferplus8/model.keras --out runs/fer7       # warm start: FER+ backbone
+  # the bundled models' recipe (make train): the FER+ network, then fer7 warm-started from it
+  emotion-train train --arch edge-wide --label-set ferplus8 --labels ferplus-soft --epochs 100 \\
+      --out runs/ferplus8
+  emotion-train train --arch edge-wide --label-set fer7 --labels fer2013 --epochs 40 --lr 1e-3 \\
+      --init-from runs/ferplus8/model.keras --out runs/fer7
+  # a lever, judged on the validation split only (PublicTest is left for the final models)
+  emotion-train train --arch edge-wide --label-set ferplus8 --epochs 30 --mixup 0.2 --no-test \\
+      --out runs/levers/mixup
 
-Re-running the same command in the same --out resumes an interrupted run. Every run ends
-with its evaluation report in <out>/report/ (report.md, report.json, plots).
+Re-running the same command in the same --out resumes an interrupted run, learning-rate
+schedule included. Every run ends with its evaluation report in <out>/report/ (report.md,
+report.json, plots): on PublicTest, or with --no-test on the validation split.
 """
 
 FINETUNE_EXAMPLES = """\
@@ -73,30 +80,31 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if (action.default is None or action.default is False or action.default is argparse.SUPPRESS
-                or "default" in text or not action.option_strings):
+        if (action.default is None or action.default is False or action.default == []
+                or action.default is argparse.SUPPRESS or "default" in text or not action.option_strings):
             return text
         return f"{text} (default: %(default)s)".lstrip()
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a CNN from scratch on FER2013",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.set_defaults(handler=run_train)
     d = TrainConfig(out_dir="")
     p.add_argument("--out", required=True, help="run directory (model.keras, run.json, history.csv, report/)")
-    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURE_NAMES))
-    p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS))
+    p.add_argument("--arch", default=d.architecture, choices=sorted(ARCHITECTURE_NAMES), help="network")
+    p.add_argument("--label-set", default=d.label_set, choices=sorted(LABEL_SETS), help="classes to learn")
     p.add_argument("--labels", default=d.label_source, choices=LABEL_SOURCES,
                    help="FER2013's own labels, or FER+ votes as majority or soft targets")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="length of the planned schedule")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="faces per step")
     p.add_argument("--lr", type=float, default=d.learning_rate, help="peak learning rate (cosine)")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    p.add_argument("--class-weight", default=d.class_weight, choices=CLASS_WEIGHTINGS)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="decoupled weight decay")
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing, help="0: off")
+    p.add_argument("--class-weight", default=d.class_weight, choices=CLASS_WEIGHTINGS,
+                   help="rare classes weighted up by the square root of inverse frequency, fully, or not")
     p.add_argument("--no-augment", action="store_true", help="turn real-time augmentation off")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="weights, shuffling and augmentation")
     p.add_argument("--limit", type=int, help="train on a random slice of N faces")
     p.add_argument("--val-limit", type=int, help="validate on a random slice of N faces")
     p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
@@ -118,6 +126,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "flip-averaged scores are blended into the training targets")
     p.add_argument("--distill-weight", type=float, default=d.distill_weight,
                    help="share of the teachers' scores in each training target")
+    p.add_argument("--no-test", action="store_true",
+                   help="a lever run: judge it on the validation split only and leave PublicTest "
+                        "unread (PublicTest is scored once, for the final models)")
 
 
 def _add_calibrate_crop(sub: argparse._SubParsersAction) -> None:
@@ -263,6 +274,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         train_folder=args.train_folder, init_from=args.init_from,
         val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
         mixup=args.mixup, teachers=tuple(args.teacher), distill_weight=args.distill_weight,
+        score_test=not args.no_test,
     )
     record = train(config, _command(argv))
     print(json.dumps(record["metrics"], indent=2))

@@ -40,6 +40,7 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 is off
     teachers: tuple[str, ...] = ()  # .keras/.tflite models whose cached scores are blended into the targets
     distill_weight: float = 0.5
+    score_test: bool = True  # False: a lever run, judged on the validation split; PublicTest is not read
 
 
 @dataclass

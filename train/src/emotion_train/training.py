@@ -145,11 +145,14 @@ def load_splits(config: TrainConfig) -> RunSplits:
         data = load_fer2013_npz(root / TRAIN_FILE, config.label_set, config.label_source)
         with np.load(root / TRAIN_FILE) as archive:
             strata = archive["y"].astype(np.int64)  # FER2013's label of every row, whatever the run's labels
-    test = load_fer2013_npz(root / VAL_FILE, config.label_set, config.label_source)
+    if not config.score_test and config.val_fraction <= 0:
+        raise ValueError("--no-test judges a run on its validation split: give --val-fraction above 0")
+    test = (load_fer2013_npz(root / VAL_FILE, config.label_set, config.label_source) if config.score_test
+            else None)
     rng = np.random.default_rng(config.seed)
     if config.limit:
         data = data.subset(np.sort(rng.permutation(len(data))[: config.limit]))
-    if config.val_limit:
+    if config.val_limit and test is not None:
         test = test.subset(np.sort(rng.permutation(len(test))[: config.val_limit]))
     if config.val_fraction <= 0:
         return RunSplits(data, None, test, None)
@@ -261,7 +264,6 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config)
     train_data, val_data, test_data = splits.train, splits.val, splits.test
-    assert test_data is not None  # FER2013 PublicTest, for every run trained here
     num_classes = len(train_data.labels)
     log.info("train %d faces %s", len(train_data), train_data.class_counts())
     if val_data is not None:
@@ -306,8 +308,9 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
                                                       f"stratified, seed {config.split_seed}",
                      "faces": len(val_data), "class_counts": val_data.class_counts()}),
             "split": splits.split.to_dict() if splits.split else None,
-            "test": {"file": test_data.source, "split": "FER2013 PublicTest", "faces": len(test_data),
-                     "class_counts": test_data.class_counts()},
+            "test": (None if test_data is None else
+                     {"file": test_data.source, "split": "FER2013 PublicTest", "faces": len(test_data),
+                      "class_counts": test_data.class_counts()}),
         },
         "selection": ("best val_accuracy on the validation split" if val_data is not None
                       else "last epoch (no validation split: the schedule was chosen beforehand)"),
@@ -322,26 +325,32 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     if val_data is not None:
         val_scores = best.predict(to_model_input(val_data.x), batch_size=256, verbose=0)
         record["metrics"]["val"] = classification_metrics(val_data.y, val_scores, val_data.labels)
-    # PublicTest, once, on the selected model: the figure the run is reported by.
-    scores = best.predict(to_model_input(test_data.x), batch_size=256, verbose=0)
-    record["metrics"]["test"] = classification_metrics(test_data.y, scores, test_data.labels)
+    if test_data is not None:
+        # PublicTest, once, on the selected model: the figure the run is reported by.
+        scores = best.predict(to_model_input(test_data.x), batch_size=256, verbose=0)
+        record["metrics"]["test"] = classification_metrics(test_data.y, scores, test_data.labels)
+        fer_labels = evaluate_on_fer_labels(best, config)
+        if fer_labels is not None:
+            record["metrics"]["test_fer2013_labels"] = fer_labels
+        reported, scored = test_data, "test"
+        reported_on = f"{Path(test_data.source).name} (FER2013 PublicTest)"
+    else:  # a lever run (--no-test): the validation split is all it is judged on
+        assert val_data is not None  # load_splits refuses --no-test without one
+        scores, reported, scored = val_scores, val_data, "val"
+        reported_on = f"the validation split ({len(val_data)} faces of {Path(val_data.source).name})"
     if started_from is not None:
         record["init_from"] = started_from.to_dict()
-    fer_labels = evaluate_on_fer_labels(best, config)
-    if fer_labels is not None:
-        record["metrics"]["test_fer2013_labels"] = fer_labels
     with open(history_csv) as handle:
         record["epochs_completed"] = sum(1 for _ in csv.DictReader(handle))
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_report(out / "report", test_data.y, scores, test_data.labels, history_csv=history_csv,
-                 title=f"{out.name}: {config.architecture} on FER2013 PublicTest",
+    write_report(out / "report", reported.y, scores, reported.labels, history_csv=history_csv,
+                 title=f"{out.name}: {config.architecture} on {reported_on}",
                  context={"run": out.name, "model": str(best_path), "model_type": "keras",
                           "architecture": config.architecture,
                           "from": config.init_from or "scratch", "augment": config.augment,
                           "label_set": config.label_set, "label_source": config.label_source,
                           "epochs": record["epochs_completed"], "parameters": record["parameters"],
-                          "selected_on": record["selection"],
-                          "data": f"{Path(test_data.source).name} (FER2013 PublicTest)"})
-    log.info("PublicTest accuracy %.4f, macro-F1 %.4f -> %s",
-             record["metrics"]["test"]["accuracy"], record["metrics"]["test"]["macro_f1"], out)
+                          "selected_on": record["selection"], "data": reported_on})
+    log.info("%s accuracy %.4f, macro-F1 %.4f -> %s", "PublicTest" if scored == "test" else "validation",
+             record["metrics"][scored]["accuracy"], record["metrics"][scored]["macro_f1"], out)
     return record
