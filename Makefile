@@ -23,7 +23,7 @@ TRAIN_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table levers
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -31,6 +31,7 @@ help:
 	@echo "make setup   build $(DEVICE_VENV) (device only, no TensorFlow) and $(VENV) (everything)"
 	@echo "make models  retrain, convert and report all bundled models (runs/, models/)"
 	@echo "make train   train the networks behind them into $(RUNS)/ (skips finished runs)"
+	@echo "make levers  issue 11's levers, $(LEVER_EPOCHS)-epoch runs judged on the validation split (docs/accuracy/levers.md)"
 	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
 	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces, CV, seeds, learning curve (docs/study)"
@@ -93,6 +94,29 @@ $(RUNS)/ferplus8/run.json: | $(VENV)/.done
 
 $(RUNS)/fer7/run.json: $(RUNS)/ferplus8/run.json
 	$(WORKSTATION) $(TRAIN_FER7)
+
+# The levers of issue 11: each a shorter run of the same network with one change, judged on the
+# validation split only (--no-test: PublicTest stays unread), against the same recipe without
+# it (`base`). Each run resumes like any other; `make levers` runs the missing ones and writes
+# their comparison to docs/accuracy/levers.md. `distill` learns from the finished ferplus8 run.
+LEVER_EPOCHS ?= 30
+LEVERS ?= base sgd mixup smoothing distill
+LEVER_RUN := emotion-train train --arch edge-wide --label-set ferplus8 --labels ferplus-soft \
+	--epochs $(LEVER_EPOCHS) --no-test
+LEVER_FLAGS_base :=
+LEVER_FLAGS_sgd := --optimizer sgd --lr 0.05
+LEVER_FLAGS_mixup := --mixup 0.2
+LEVER_FLAGS_smoothing := --label-smoothing 0.1
+LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras
+
+levers: $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json)
+	$(WORKSTATION) emotion-train compare $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)) \
+		--out docs/accuracy/levers.md
+
+$(RUNS)/levers/distill/run.json: $(RUNS)/ferplus8/run.json
+
+$(RUNS)/levers/%/run.json: | $(VENV)/.done
+	$(WORKSTATION) $(LEVER_RUN) $(LEVER_FLAGS_$*) --out $(RUNS)/levers/$*
 
 convert: train
 	$(WORKSTATION) emotion-convert $(RUNS)/ferplus8/model.keras --name ferplus8 --out-dir models
