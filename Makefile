@@ -214,8 +214,9 @@ bench: demo $(MODELS:%=$(BENCH_DIR)/%.float.tflite) $(BENCH_DIR)/fer_emotion_mod
 		EMOTION_DATA=$(DATA) $(VENV)/bin/emotion-train bench | tee benchmarks/results/training.json; fi
 
 # Soak: the daemon for SOAK_MINUTES on a looping clip of real photos with MQTT (a private
-# Mosquitto, away for a tenth of the run), capped at SOAK_FPS: RSS growth, fps drift and spool
-# depth over time. A benchmark: it asserts nothing, it measures.
+# Mosquitto, away for a tenth of the run), processing SOAK_FPS frames a second of clip time as
+# fast as it can: RSS growth, fps drift and spool depth over time. A benchmark: it asserts
+# nothing, it measures.
 SOAK_MINUTES ?= 60
 SOAK_FPS ?= 5
 SOAK_PHOTOS ?= ../shared/demo

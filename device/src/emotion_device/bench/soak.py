@@ -1,8 +1,11 @@
 """`make soak`: the daemon for N minutes on a looping clip with MQTT, watched from outside.
 
 A benchmark, not a test: it runs `emotion-device run` as its own process against a private
-Mosquitto on 127.0.0.1 (needs the `mosquitto` binary), on a video clip made from real photos,
-capped at a modest frame rate. The broker goes away for `outage` of the run in the middle, so
+Mosquitto on 127.0.0.1 (needs the `mosquitto` binary), on a looping 10 fps video clip made
+from real photos. `max_fps` counts in a file's media time, so the daemon processes `fps` frames
+of each second of clip but reads the clip as fast as it can: it runs flat out, which makes the
+soak harsher (many more frames an hour than a camera at that rate would give) and its fps a
+measure of the machine's load. The broker goes away for `outage` of the run in the middle, so
 the spool fills and drains. Every `sample` seconds it records the daemon's RSS (from /proc),
 the spool's size on disk, and from the latest stats message (MQTT, so not during the outage)
 the fps and the spool depth. It reports RSS growth, fps
@@ -249,7 +252,7 @@ reconnect_max_delay = 5.0
 
 
 def format_summary(summary: dict) -> str:
-    rows = [("minutes", summary["minutes"]), ("frame-rate cap (fps)", summary["fps_cap"])]
+    rows = [("minutes", summary["minutes"]), ("frames processed a second of clip", summary["fps_cap"])]
     names = (("rss_mb", "RSS"), ("rss_anon_mb", "RSS anonymous (heap)"), ("rss_file_mb", "RSS file"))
     for key, name in names:
         m = summary[key]
@@ -271,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emotion_device.bench.soak", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=60.0, help="how long (default: 60)")
-    parser.add_argument("--fps", type=float, default=5.0, help="frame-rate cap (default: 5)")
+    parser.add_argument("--fps", type=float, default=5.0,
+                        help="the daemon's max_fps: frames processed a second of clip time (default: 5)")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between samples (default: 30)")
     parser.add_argument("--outage", type=float, default=0.1,
                         help="fraction of the run the broker is away, from 45%% (default: 0.1)")
