@@ -23,7 +23,7 @@ TRAIN_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 results-table levers
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -284,4 +284,18 @@ test-min-versions: $(DEVICE_MIN_VENV)/.done
 
 # The device in an emulated arm64 Raspberry Pi OS userland (qemu-user-static; cached in .cache/arm64).
 test-arm64: $(DEVICE_VENV)/.done
-	$(DEVICE_VENV)/bin/python -m pytest tests/deploy/test_arm64.py
+	$(DEVICE_VENV)/bin/python -m pytest tests/deploy/test_arm64.py -k bookworm
+
+# The same in an emulated Trixie userland: Python 3.13, numpy 2.2 and ai-edge-litert, under
+# Debian trixie's qemu-aarch64 10.0 taken from its .deb (cached in .cache/arm64-trixie).
+test-arm64-trixie: $(DEVICE_VENV)/.done
+	$(DEVICE_VENV)/bin/python -m pytest tests/deploy/test_arm64.py -k trixie
+
+# Every device test on the newest Python this x86 machine gets: Debian trixie's own Python 3.13
+# and python3-numpy 2.2, unpacked into .cache/trixie-amd64 and run natively on their own loader
+# and libraries (tests/device/debian_venv.sh), with PyPI's OpenCV and ai-edge-litert.
+TRIXIE_AMD64 := .cache/trixie-amd64
+
+test-device-trixie:
+	tests/device/debian_venv.sh trixie $(TRIXIE_AMD64)
+	$(TRIXIE_AMD64)/venv/bin/python -m pytest tests/device

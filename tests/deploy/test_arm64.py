@@ -1,10 +1,15 @@
-"""The device code in an emulated Raspberry Pi OS Bookworm userland (qemu-aarch64-static):
-Debian's arm64 Python 3.11 and numpy 1.24, opencv-python-headless and tflite-runtime aarch64
-wheels (ai-edge-litert crashes under the emulator, so the device falls back to tflite-runtime).
-It must find the same faces and labels in the demo photos as this machine's venv does.
+"""The device code in emulated Raspberry Pi OS-like arm64 userlands. It must find the same faces
+and labels in the demo photos as this machine's venv does.
 
-The userland is downloaded once into .cache/arm64 (tests/deploy/arm64_userland.sh, recipe in
-../shared/ARM64.md). Run with `make test-arm64`. Only behaviour is asserted, never speed.
+- bookworm: Debian's arm64 Python 3.11 and numpy 1.24, opencv-python-headless and
+  tflite-runtime aarch64 wheels, under this machine's qemu-aarch64-static 7.2 (ai-edge-litert
+  crashes under qemu 7.2, so the device falls back to tflite-runtime);
+- trixie: Debian's arm64 Python 3.13 and numpy 2.2, opencv-python-headless and ai-edge-litert
+  aarch64 wheels, under Debian trixie's qemu-aarch64 10.0 (which runs ai-edge-litert).
+
+Each userland is downloaded once into .cache/arm64 or .cache/arm64-trixie
+(tests/deploy/arm64_userland.sh, recipe in ../shared/ARM64.md). Run with `make test-arm64`
+(bookworm) and `make test-arm64-trixie`. Only behaviour is asserted, never speed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,19 +27,35 @@ import pytest
 from tests.conftest import MODELS, REPO
 from tests.deploy.conftest import require_tool, run
 
-CACHE = Path(os.environ.get("EMOTION_ARM64_CACHE", REPO / ".cache" / "arm64"))
+CACHES = Path(os.environ.get("EMOTION_ARM64_CACHES", REPO / ".cache"))
 USERLAND_SH = Path(__file__).parent / "arm64_userland.sh"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 SCORE_TOLERANCE = 3 / 256  # int8 outputs; the two interpreters' kernels may round differently
 
 
-class Emulated:
-    """Runs `python3.11 -m emotion_device.cli ...` under qemu-aarch64-static."""
+@dataclass(frozen=True)
+class Userland:
+    suite: str
+    cache: Path
+    python: str
+    numpy: str  # the version's prefix
+    runtime: str  # the TFLite runtime the device must pick there
 
-    def __init__(self, qemu: str, site: Path) -> None:
-        rootfs = CACHE / "rootfs"
-        self.command = [qemu, "-cpu", "cortex-a72", "-L", rootfs, rootfs / "usr/bin/python3.11"]
-        self.env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{CACHE / 'site'}",
+
+USERLANDS = {
+    "bookworm": Userland("bookworm", CACHES / "arm64", "3.11", "1.24.", "tflite-runtime"),
+    "trixie": Userland("trixie", CACHES / "arm64-trixie", "3.13", "2.2.", "ai-edge-litert"),
+}
+
+
+class Emulated:
+    """Runs `python3.X -m emotion_device.cli ...` under qemu-aarch64."""
+
+    def __init__(self, userland: Userland, qemu: str | Path, site: Path) -> None:
+        self.userland = userland
+        rootfs = userland.cache / "rootfs"
+        self.command = [qemu, "-cpu", "cortex-a72", "-L", rootfs, rootfs / f"usr/bin/python{userland.python}"]
+        self.env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{userland.cache / 'site'}",
                     "EMOTION_EDGE_MODELS": str(MODELS)}
 
     def cli(self, *args: str | Path):
@@ -45,12 +67,16 @@ def x86_cli(*args: str | Path):
                env={**os.environ, "EMOTION_EDGE_MODELS": str(MODELS)})
 
 
-@pytest.fixture(scope="module")
-def emulated(tmp_path_factory) -> Emulated:
-    qemu = require_tool("qemu-aarch64-static", "apt install qemu-user-static")
+@pytest.fixture(scope="module", params=sorted(USERLANDS))
+def emulated(request, tmp_path_factory) -> Emulated:
+    userland = USERLANDS[request.param]
     for tool in ("apt-get", "dpkg-deb", "unzip"):
         require_tool(tool, "the arm64 userland is built from Debian packages")
-    result = run([USERLAND_SH, CACHE], env={**os.environ, "PIP": f"{sys.executable} -m pip"})
+    qemu: str | Path = userland.cache / "qemu" / "qemu-aarch64"  # trixie's, from the cache
+    if userland.suite == "bookworm":
+        qemu = require_tool("qemu-aarch64-static", "apt install qemu-user-static")
+    result = run([USERLAND_SH, "--suite", userland.suite, userland.cache],
+                 env={**os.environ, "PIP": f"{sys.executable} -m pip"})
     assert result.returncode == 0, result.stdout + result.stderr
     # The device package and its pure-Python dependencies, as this checkout has them now.
     site = tmp_path_factory.mktemp("arm64-site")
@@ -60,7 +86,7 @@ def emulated(tmp_path_factory) -> Emulated:
     assert paho and paho.submodule_search_locations
     shutil.copytree(next(iter(paho.submodule_search_locations)), site / "paho",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    return Emulated(qemu, site)
+    return Emulated(userland, qemu, site)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +123,13 @@ def by_image(stdout: str) -> dict[str, list[dict]]:
     return faces
 
 
-def test_the_userland_is_raspberry_pi_os_bookworms(emulated: Emulated) -> None:
+def test_the_userland_is_the_raspberry_pi_oss(emulated: Emulated) -> None:
     code = "import platform, numpy; print(platform.machine(), platform.python_version(), numpy.__version__)"
     result = run([*emulated.command, "-c", code], env=emulated.env)
     assert result.returncode == 0, result.stderr
     machine, python, numpy = result.stdout.split()
-    assert machine == "aarch64" and python.startswith("3.11.") and numpy.startswith("1.24.")
+    assert machine == "aarch64" and python.startswith(f"{emulated.userland.python}.")
+    assert numpy.startswith(emulated.userland.numpy)
 
 
 @pytest.mark.parametrize("detector", ["haar", "blazeface"])
@@ -114,7 +141,7 @@ def test_classify_finds_the_same_faces_and_labels_as_on_x86(emulated: Emulated, 
     assert x86.returncode == 0, x86.stderr
     arm = emulated.cli("classify", "--detector", detector, *photos)
     assert arm.returncode == 0, arm.stderr
-    assert "on tflite-runtime" in arm.stderr  # the fallback: ai-edge-litert is not installed
+    assert f"on {emulated.userland.runtime} " in arm.stderr
     x86_faces, arm_faces = by_image(x86.stdout), by_image(arm.stdout)
     assert x86_faces, "no face found on x86: nothing to compare"
     assert arm_faces.keys() == x86_faces.keys()
