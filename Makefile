@@ -65,9 +65,10 @@ demo: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/emotion-device classify $(DEMO_OUT)/astronaut.png --annotate $(DEMO_OUT)/astronaut.annotated.png
 	@echo "annotated image: $(DEMO_OUT)/astronaut.annotated.png"
 
-# Everything CI runs: the device (lean venv, and again on numpy 1.24), the workstation side,
-# the deploy, and the device in an emulated arm64 Raspberry Pi userland.
-test: system-tools test-device test-workstation test-deploy test-device-numpy1 test-min-versions test-arm64
+# Everything CI runs: the device (lean venv, again on numpy 1.24, on the lowest declared
+# versions, and on Debian trixie's Python 3.13 with numpy 2), the workstation side, the deploy,
+# and the device in an emulated arm64 Raspberry Pi userland.
+test: system-tools test-device test-workstation test-deploy test-device-numpy1 test-min-versions test-arm64 test-device-trixie
 
 test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
