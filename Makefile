@@ -67,8 +67,8 @@ demo: $(DEVICE_VENV)/.done
 
 # Everything CI runs: the device (lean venv, again on numpy 1.24, on the lowest declared
 # versions, and on Debian trixie's Python 3.13 with numpy 2), the workstation side, the deploy,
-# and the device in an emulated arm64 Raspberry Pi userland.
-test: system-tools test-device test-workstation test-deploy test-device-numpy1 test-min-versions test-arm64 test-device-trixie
+# and the device in emulated arm64 userlands (Raspberry Pi OS Bookworm, and Debian trixie).
+test: system-tools test-device test-workstation test-deploy test-device-numpy1 test-min-versions test-arm64 test-arm64-trixie test-device-trixie
 
 test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
