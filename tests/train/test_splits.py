@@ -77,5 +77,8 @@ def test_a_lever_run_is_judged_on_validation_and_never_reads_publictest(tmp_path
     report = json.loads((tmp_path / "lever" / "report" / "report.json").read_text())
     assert report["accuracy"] == record["metrics"]["val"]["accuracy"]
     assert "validation split" in report["context"]["data"]
+    import keras
+
+    assert getattr(keras.models.load_model(tmp_path / "lever" / "model.keras"), "optimizer", None) is None
     with pytest.raises(ValueError, match="--val-fraction"):
         load_splits(replace(config, val_fraction=0.0))

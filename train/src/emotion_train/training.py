@@ -294,7 +294,10 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
               callbacks=_callbacks(config, out, val_data is not None), shuffle=False)
 
-    best = keras.models.load_model(best_path)
+    # The finished run keeps the selected network without its optimizer state (a third of the
+    # size): resuming needs only backup/, and everything downstream loads it with compile=False.
+    best = keras.models.load_model(best_path, compile=False)
+    best.save(best_path)
     pieces = json.loads((out / "pieces.json").read_text())
     record = {
         "config": asdict(config),
