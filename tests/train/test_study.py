@@ -87,7 +87,9 @@ def test_tables_plots_and_the_readme_block_come_from_the_units(quick_study, tmp_
 
 
 def test_the_step_budget_binds_only_on_the_large_curve_points():
-    augmented, transfer = study_module.RECIPES["augmented"], study_module.RECIPES["transfer"]
+    # the study's recipes as the module defines them (quick_study shortens RECIPES for its units)
+    augmented = study_module.Recipe("augmented", augment=True, max_epochs=150)
+    transfer = study_module.Recipe("transfer", kind="transfer", batch_size=16, max_epochs=40)
     assert study_module.epochs_for(augmented, 208) == augmented.max_epochs  # 7 steps an epoch
     assert study_module.epochs_for(transfer, 208) == transfer.max_epochs
     assert study_module.epochs_for(augmented, 800) == augmented.max_epochs  # 1,000 faces

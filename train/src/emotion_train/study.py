@@ -85,7 +85,7 @@ class Recipe:
 RECIPES = {
     "scratch": Recipe("scratch", bn_momentum=0.9),
     "augmented": Recipe("augmented", augment=True, bn_momentum=0.9, max_epochs=150, patience=30),
-    "transfer": Recipe("transfer", kind="transfer", architecture="edge-deep", augment=True, batch_size=16,
+    "transfer": Recipe("transfer", kind="transfer", architecture="edge-wide", augment=True, batch_size=16,
                        learning_rate=1e-3, max_epochs=40, patience=10, monitor="val_loss"),
 }
 
