@@ -229,7 +229,7 @@ soak: $(DEVICE_VENV)/.done system-tools
 
 # The README's model results table, generated from the cards and the saved benchmark (a test
 # fails when the README differs from what this writes).
-BENCH_RESULT ?= benchmarks/results/x86-64-intel-r-xeon-r-processor.json
+BENCH_RESULT ?= benchmarks/results
 
 results-table: $(VENV)/.done
 	$(VENV)/bin/python -m emotion_convert.results_table --models models --bench $(BENCH_RESULT) --readme README.md

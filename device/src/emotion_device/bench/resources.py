@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 IMPORT_PROBE = (
@@ -21,15 +23,26 @@ def import_seconds(repeats: int = 3) -> float:
     return round(min(runs), 3)
 
 
-def first_result_seconds(photo: Path, model: str) -> float:
-    """Wall time from starting `emotion-device classify` to its first JSON line on stdout."""
+@dataclass(frozen=True)
+class FirstResult:
+    """One fresh `emotion-device classify` process: what a Pi user waits for and what it holds."""
+    seconds: float  # start to the first JSON line on stdout
+    peak_rss_mb: float  # the process's own peak resident memory: one model and the detector
+
+
+def first_result(photo: Path, model: str) -> FirstResult:
+    """Run `emotion-device classify` on one photo. Its peak RSS is the device's footprint; the
+    benchmark process's own is larger, because it holds every model and its float twin."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "emotion_device.cli", "classify", str(photo),
                              "--model", model], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - started
-    proc.wait()
+    proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone (Linux: ru_maxrss in KiB)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
     if not line.startswith("{"):
         raise RuntimeError(f"classify printed no face for {photo}")
-    return round(elapsed, 3)
+    return FirstResult(round(elapsed, 3), round(usage.ru_maxrss / 1024, 1))
