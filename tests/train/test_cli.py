@@ -76,3 +76,18 @@ def test_compare_puts_runs_and_reports_side_by_side(tiny_run, finetune_run, tmp_
     report = json.loads((tiny_run / "report" / "report.json").read_text())
     assert f"| {report['roc_auc']['macro']:.4f} |" in scratch
     assert old.split(" | ")[9] == "–", "no AUC without a report"
+    *_, changes, epoch, train_accuracy, scored_on = scratch.strip("| ").split(" | ")
+    assert (changes, epoch) == ("(reference)", "1")  # a 1-epoch run selects its only epoch
+    assert 0 <= float(train_accuracy) <= 1 and scored_on == report["context"]["data"]
+    assert old.strip("| ").split(" | ")[-4] == "(same)", "a copy of the first run changes nothing"
+
+
+def test_a_lever_run_is_named_by_the_settings_it_changed():
+    from emotion_train.compare import ComparedRun, changed_settings
+
+    base = ComparedRun("base", config={"mixup": 0.0, "optimizer": "adamw", "out_dir": "runs/levers/base"})
+    mixup = ComparedRun("mixup", config={"mixup": 0.2, "optimizer": "adamw", "out_dir": "runs/levers/mixup"})
+    sgd = ComparedRun("sgd", config={"mixup": 0.0, "optimizer": "sgd", "learning_rate": 0.05})
+    assert changed_settings(mixup, base) == "mixup=0.2"  # where the files went is not a setting
+    assert changed_settings(sgd, base) == "learning_rate=0.05, optimizer=sgd"
+    assert changed_settings(base, base) == "(same)"

@@ -2,11 +2,15 @@
 a network trained from scratch, the same with augmentation, and transfer learning.
 
 A run folder's `report/report.json` (or a report folder's `report.json`) is read first; a run
-from before reports existed still shows its run.json numbers, with no AUC.
+from before reports existed still shows its run.json numbers, with no AUC. For training runs the
+table also says what each changed against the first run (so a lever's row names its lever), the
+epoch the validation split selected and the training accuracy there (the overfitting gap), and
+which faces scored it (PublicTest, or the validation split for a `--no-test` lever run).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +33,36 @@ class ComparedRun:
     macro_f1: float | None = None
     macro_auc: float | None = None
     per_class_f1: dict[str, float] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    selected_epoch: int | None = None
+    train_accuracy_selected: float | None = None
+    scored_on: str | None = None
+
+
+# Settings that say where a run's files are, not how it trained: never a "change".
+NOT_A_SETTING = frozenset({"out_dir", "data_dir"})
+
+
+def _selected_epoch(run_folder: Path) -> tuple[int | None, float | None]:
+    """(1-based epoch, its training accuracy) with the best validation accuracy in history.csv;
+    the first of equals, as Keras' ModelCheckpoint keeps it."""
+    history = run_folder / "history.csv"
+    if not history.is_file():
+        return None, None
+    with history.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("val_accuracy")]
+    if not rows:
+        return None, None
+    best = max(rows, key=lambda row: float(row["val_accuracy"]))  # max keeps the first of equals
+    return int(best["epoch"]) + 1, float(best["accuracy"])
+
+
+def changed_settings(run: ComparedRun, reference: ComparedRun) -> str:
+    """`key=value` for each training setting in which `run` differs from `reference`."""
+    keys = sorted((set(run.config) | set(reference.config)) - NOT_A_SETTING)
+    changes = [f"{key}={run.config.get(key)}" for key in keys
+               if run.config.get(key) != reference.config.get(key)]
+    return ", ".join(changes) if changes else "(same)"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -52,6 +86,8 @@ def _find(path: Path) -> tuple[dict | None, dict | None, str]:
 def load_compared(path: Path) -> ComparedRun:
     path = Path(path)
     report, run, name = _find(path)
+    run_folder = path.parent if path.is_file() else path
+    run_folder = run_folder.parent if run_folder.name == "report" else run_folder
     if report is None and run is None:
         raise FileNotFoundError(f"{path}: no report.json, report/report.json or run.json")
     record = run or {}
@@ -71,14 +107,17 @@ def load_compared(path: Path) -> ComparedRun:
         label_source=pick("label_source", config.get("label_source")),
         epochs=pick("epochs", record.get("epochs_completed")),
         parameters=pick("parameters", record.get("parameters")),
+        config=dict(config),
+        scored_on=context.get("data"),
     )
+    compared.selected_epoch, compared.train_accuracy_selected = _selected_epoch(run_folder)
     if report is not None:
         compared.accuracy = report["accuracy"]
         compared.macro_f1 = report["macro_f1"]
         compared.macro_auc = report["roc_auc"]["macro"]
         compared.per_class_f1 = {label: row["f1"] for label, row in report["per_class"].items()}
     else:
-        scored = run["metrics"].get("test") or run["metrics"]["val"]  # PublicTest, else what there is
+        scored = record["metrics"].get("test") or record["metrics"]["val"]  # PublicTest, else what there is
         compared.accuracy, compared.macro_f1 = scored["accuracy"], scored["macro_f1"]
         compared.per_class_f1 = dict(scored["per_class_f1"])
     return compared
@@ -102,11 +141,14 @@ def comparison_table(runs: list[ComparedRun]) -> str:
     for run in runs:
         labels += [label for label in run.per_class_f1 if label not in labels]
     header = ["run", "architecture", "from", "augmentation", "labels", "epochs", "parameters",
-              "accuracy", "macro-F1", "macro AUC", *(f"F1 {label}" for label in labels)]
+              "accuracy", "macro-F1", "macro AUC", *(f"F1 {label}" for label in labels),
+              "changed vs the first run", "selected epoch", "training accuracy there", "scored on"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for run in runs:
+    for index, run in enumerate(runs):
+        changes = ("(reference)" if index == 0 else changed_settings(run, runs[0])) if run.config else None
         cells = [run.name, run.architecture, run.origin, run.augment, run.label_source, run.epochs,
                  run.parameters, run.accuracy, run.macro_f1, run.macro_auc,
-                 *(run.per_class_f1.get(label) for label in labels)]
+                 *(run.per_class_f1.get(label) for label in labels),
+                 changes, run.selected_epoch, run.train_accuracy_selected, run.scored_on]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
