@@ -80,6 +80,12 @@ def test_tables_plots_and_the_readme_block_come_from_the_units(quick_study, tmp_
     scratch_pt = next(u for u in public if u["model"] == "scratch")["metrics"]["accuracy"]
     assert f"{100 * scratch_pt:.1f}%" in text
     assert "majority-class answer" in text
+    backbone = json.loads((study.out / "publictest" / "backbone.json").read_text())
+    assert backbone["reference"] == "backbone" and backbone["metrics"]["accuracy"] > 0.7, \
+        "the shipped emotion5, unchanged, is the bar transfer has to clear"
+    assert "no fine-tuning" in text and f"{100 * backbone['metrics']['accuracy']:.1f}%" in text
+    folds = sorted((study.out / "cv").glob("backbone-fold*.json"))
+    assert len(folds) == 5 and all(json.loads(f.read_text())["fold"] == i + 1 for i, f in enumerate(folds))
     tables = (docs / "tables.md").read_text()
     assert "(not run)" in tables, "curve sizes that were not run are named, never filled in"
     assert (docs / "learning_curve.png").is_file() and (docs / "cv_vs_publictest.png").is_file()

@@ -73,8 +73,11 @@ def _info_from_run(path: Path, run_path: Path, model_type: str) -> ModelInfo:
         label_set=config.get("label_set"), label_source=config.get("label_source"),
         architecture=run.get("architecture", config.get("architecture")), augment=config.get("augment"),
         epochs=run.get("epochs_completed"), parameters=run.get("parameters"),
-        origin=run.get("base_model", {}).get("file", "scratch"),
+        # fine-tuned (base_model), warm-started (config.init_from), or neither
+        origin=run.get("base_model", {}).get("file") or config.get("init_from") or "scratch",
         crop=CropSpec(margin=config.get("crop_margin", 0.0), square=True),
+        extra={"run": run_path.parent.name,
+               **({"selected_on": run["selection"]} if run.get("selection") else {})},
     )
 
 

@@ -44,7 +44,7 @@ from emotion_train.image_folder import LABEL_SOURCE, FaceExtractor, FolderDatase
 from emotion_train.metrics import classification_metrics
 from emotion_train.report import write_report
 from emotion_train.run_configs import PUBLIC_TEST, FinetuneConfig
-from emotion_train.training import class_weights, input_pipeline, library_versions
+from emotion_train.training import HistoryLog, class_weights, input_pipeline, library_versions
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def _fit_phase(model: keras.Model, config: FinetuneConfig, learning_rate: float,
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                           patience=max(2, config.patience // 3)),
         stopper,
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=initial_epoch > 0),
+        HistoryLog(out / "history.csv", append=initial_epoch > 0),
     ]
     history = model.fit(train_ds, validation_data=val_ds, initial_epoch=initial_epoch,
                         epochs=initial_epoch + max_epochs, callbacks=callbacks, shuffle=False,

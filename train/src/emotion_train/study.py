@@ -10,6 +10,9 @@ module asks the questions behind that number, with every choice made away from t
 - publictest: each model trained on all 260 faces with 3 seeds, scored once on PublicTest;
 - curve: PublicTest accuracy against the number of training faces.
 
+Two references that train nothing sit beside the models: the majority-class answer, and the
+pretrained backbone as shipped (what transfer starts from, before any fine-tuning).
+
 Every fit holds out a seeded, stratified 20% of its own training faces to stop early on (the
 test fold or PublicTest never chooses an epoch). Each result is one JSON file under the study
 folder, written when its unit finishes, so an interrupted study resumes where it stopped.
@@ -171,6 +174,8 @@ def majority_answer(test: FaceDataset) -> dict:
 class Study:
     """The study's data and its folder of results; every unit is cached as JSON."""
 
+    _backbone: keras.Model | None = None
+
     def __init__(self, out: Path, data_root: str | None = None) -> None:
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -196,6 +201,15 @@ class Study:
         log.info("%s/%s: accuracy %.4f, macro-F1 %.4f (%.0f s)", part, key, result["metrics"]["accuracy"],
                  result["metrics"]["macro_f1"], result["seconds"])
         return result
+
+    def backbone_answer(self, test: FaceDataset, **extra) -> dict:
+        """The pretrained backbone's own answers (no fine-tuning): the bar transfer has to clear.
+        It was trained on all of FER2013 Training with FER+ labels, so on the CV folds it has
+        seen the test faces; on PublicTest it has not."""
+        if self._backbone is None:
+            self._backbone = keras.models.load_model(BASE_MODEL, compile=False)
+        return {"metrics": score(self._backbone, test)[1], "reference": "backbone",
+                "model_file": BASE_MODEL, **extra}
 
     def _fit_and_score(self, recipe: Recipe, faces: FaceDataset, test: FaceDataset, seed: int,
                        report: Path | None = None) -> dict:
@@ -252,6 +266,8 @@ class Study:
                                           {**self._fit_and_score(RECIPES[n], tr, te, f + 1), "fold": f + 1}))
             (self.out / "cv" / f"majority-fold{fold + 1}.json").write_text(
                 json.dumps({"metrics": majority_answer(test), "fold": fold + 1}, indent=2) + "\n")
+            self._unit("cv", f"backbone-fold{fold + 1}",
+                       lambda te=test, f=fold: self.backbone_answer(te, fold=f + 1))
         return results
 
     def publictest(self, models: list[str], seeds: tuple[int, ...] = SEEDS, size: str = "260") -> list[dict]:
@@ -269,6 +285,7 @@ class Study:
         majority = majority_answer(self.public_test)
         (self.out / "publictest" / f"majority-{size}.json").write_text(
             json.dumps({"metrics": majority, "size": size}, indent=2) + "\n")
+        self._unit("publictest", "backbone", lambda: self.backbone_answer(self.public_test))
         return results
 
     def curve_faces(self, size: str) -> FaceDataset:

@@ -26,7 +26,12 @@ TABLES = "tables.md"
 CURVE_PNG = "learning_curve.png"
 CV_PNG = "cv_vs_publictest.png"
 NAMES = {"scratch": "CNN from scratch", "augmented": "same CNN with augmentation",
-         "transfer": "transfer from the pretrained `emotion5` backbone", "majority": "majority-class answer"}
+         "transfer": "transfer from the pretrained `emotion5` backbone",
+         "backbone": "pretrained `emotion5` as shipped, no fine-tuning (trained on all of Training, "
+                     "so on CV it has seen the test folds' faces)",
+         "majority": "majority-class answer"}
+REFERENCES = ("backbone", "majority")  # rows that train nothing
+TICKS = {"backbone": "emotion5 as\nshipped (no\nfine-tuning)", "majority": "majority\nanswer"}
 METRICS = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("macro_auc", "macro AUC"))
 
 
@@ -87,14 +92,17 @@ def cv_publictest_rows(study: Path) -> tuple[list[str], dict]:
     cv = _group([u for u in _load(study / "cv") if "recipe" in u], lambda u: u["recipe"]["name"])
     public = _group([u for u in _load(study / "publictest") if u.get("size") == "260" and "recipe" in u],
                     lambda u: u["recipe"]["name"])
-    cv["majority"] = [u for u in _load(study / "cv") if "recipe" not in u]
-    majority_pt = study / "publictest" / "majority-260.json"
-    public["majority"] = [json.loads(majority_pt.read_text())] if majority_pt.is_file() else []
+    references = [u for u in _load(study / "cv") if "recipe" not in u]
+    cv["majority"] = [u for u in references if u.get("reference", "majority") == "majority"]
+    cv["backbone"] = [u for u in references if u.get("reference") == "backbone"]
+    for name, file in (("majority", "majority-260.json"), ("backbone", "backbone.json")):
+        path = study / "publictest" / file
+        public[name] = [json.loads(path.read_text())] if path.is_file() else []
     lines = ["| model | CV accuracy | CV macro-F1 | CV macro AUC | PublicTest accuracy | PublicTest macro-F1 "
              "| PublicTest macro AUC | CV − PublicTest accuracy |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     numbers = {}
-    for name in [*RECIPES, "majority"]:
+    for name in [*RECIPES, *REFERENCES]:
         folds, seeds = cv.get(name, []), public.get(name, [])
         if not folds and not seeds:
             continue
@@ -104,7 +112,7 @@ def cv_publictest_rows(study: Path) -> tuple[list[str], dict]:
                           - _mean_sd([u["metrics"]["accuracy"] for u in seeds])[0])
             gap = f"{100 * difference:+.1f} points"
         label = NAMES[name] + (f" ({len(folds)}/{CV_FOLDS} folds, {len(seeds)}/{len(SEEDS)} seeds)"
-                               if name != "majority" else "")
+                               if name not in REFERENCES else "")
         lines.append(f"| {label} | " + " | ".join(_metric_cells(folds)) + " | "
                      + " | ".join(_metric_cells(seeds)) + f" | {gap} |")
         numbers[name] = {"cv": folds, "publictest": seeds}
@@ -147,9 +155,13 @@ def curve_table(curve: dict) -> list[str]:
     return lines
 
 
-def plot_curve(curve: dict, training_faces: dict[str, int], path: Path) -> None:
+def plot_curve(curve: dict, training_faces: dict[str, int], path: Path,
+               backbone_accuracy: float | None = None) -> None:
     figure = Figure(figsize=(6, 4))
     axes = figure.add_subplot()
+    if backbone_accuracy is not None:
+        axes.axhline(100 * backbone_accuracy, color="gray", linestyle="--",
+                     label="pretrained emotion5, no fine-tuning")
     for model, sizes in curve.items():
         xs, means, sds = [], [], []
         for size in CURVE_SIZES:
@@ -180,7 +192,7 @@ def plot_cv_vs_publictest(numbers: dict, path: Path) -> None:
         means = [np.mean(v) if v else np.nan for v in values]
         sds = [np.std(v, ddof=1) if len(v) > 1 else 0 for v in values]
         axes.bar(positions + offset, means, width=0.4, yerr=sds, capsize=3, label=label)
-    axes.set_xticks(positions, names)
+    axes.set_xticks(positions, [TICKS.get(name, name) for name in names])
     axes.set_ylabel("accuracy (%)")
     axes.set_title("cross-validation vs new faces (mean ± sd)")
     axes.legend(fontsize=8)
@@ -234,7 +246,9 @@ def write_study_docs(study: Path, docs: Path, readme: Path | None) -> None:
     if numbers:
         plot_cv_vs_publictest(numbers, docs / CV_PNG)
     if curve:
-        plot_curve(curve, faces, docs / CURVE_PNG)
+        backbone = numbers.get("backbone", {}).get("publictest")
+        plot_curve(curve, faces, docs / CURVE_PNG,
+                   backbone[0]["metrics"]["accuracy"] if backbone else None)
     for name in RECIPES:
         report = study / "reports" / f"{name}-260"
         if report.is_dir():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -23,26 +22,41 @@ def import_seconds(repeats: int = 3) -> float:
     return round(min(runs), 3)
 
 
+# `emotion-device classify` with its own peak RSS appended to stderr at exit. VmHWM is the
+# high-water mark of this process's memory map only: getrusage's ru_maxrss (self or child)
+# would also carry the benchmark process's size, which exec inherits on Linux.
+CLASSIFY_WITH_PEAK = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    try:\n"
+    "        hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+    "    except OSError:\n"
+    "        return\n"
+    "    sys.stderr.write('\\n' + ''.join(hwm))\n"
+    "atexit.register(peak)\n"
+    "from emotion_device.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 @dataclass(frozen=True)
 class FirstResult:
     """One fresh `emotion-device classify` process: what a Pi user waits for and what it holds."""
     seconds: float  # start to the first JSON line on stdout
-    peak_rss_mb: float  # the process's own peak resident memory: one model and the detector
+    peak_rss_mb: float | None  # its own peak resident memory (one model, the detector); None off Linux
 
 
 def first_result(photo: Path, model: str) -> FirstResult:
     """Run `emotion-device classify` on one photo. Its peak RSS is the device's footprint; the
     benchmark process's own is larger, because it holds every model and its float twin."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "emotion_device.cli", "classify", str(photo),
-                             "--model", model], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", CLASSIFY_WITH_PEAK, "classify", str(photo),
+                             "--model", model], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - started
-    proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone (Linux: ru_maxrss in KiB)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stdout.close()
+    _, stderr = proc.communicate()
     if not line.startswith("{"):
         raise RuntimeError(f"classify printed no face for {photo}")
-    return FirstResult(round(elapsed, 3), round(usage.ru_maxrss / 1024, 1))
+    peaks = [row.split()[1] for row in stderr.splitlines() if row.startswith("VmHWM:")]
+    return FirstResult(round(elapsed, 3), round(int(peaks[-1]) / 1024, 1) if peaks else None)

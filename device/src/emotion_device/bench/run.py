@@ -97,7 +97,8 @@ def run_bench(options: BenchOptions) -> dict:
     if options.photo:
         first = first_result(options.photo, options.models[0])
         resources["first_result_s"] = first.seconds
-        resources["peak_rss_mb"] = first.peak_rss_mb
+        if first.peak_rss_mb is not None:
+            resources["peak_rss_mb"] = first.peak_rss_mb
     resources["bench_process_peak_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["resources"] = resources
