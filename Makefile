@@ -23,7 +23,7 @@ TRAIN_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -32,6 +32,7 @@ help:
 	@echo "make models  retrain, convert and report all bundled models (runs/, models/)"
 	@echo "make train   train the networks behind them into $(RUNS)/ (skips finished runs)"
 	@echo "make levers  issue 11's levers, $(LEVER_EPOCHS)-epoch runs judged on the validation split (docs/accuracy/levers.md)"
+	@echo "make levers-table  compare the lever runs finished so far (docs/accuracy/levers.md)"
 	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
 	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces, CV, seeds, learning curve (docs/study)"
@@ -111,7 +112,13 @@ LEVER_FLAGS_smoothing := --label-smoothing 0.1
 LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras
 
 levers: $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json)
-	$(WORKSTATION) emotion-train compare $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)) \
+	$(MAKE) levers-table
+
+# The comparison of the lever runs finished so far (base first: every row says what it changed
+# against it), while the others are still training or not started.
+levers-table: | $(VENV)/.done
+	$(WORKSTATION) emotion-train compare \
+		$(patsubst %/run.json,%,$(wildcard $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json))) \
 		--out docs/accuracy/levers.md
 
 $(RUNS)/levers/distill/run.json: $(RUNS)/ferplus8/run.json
