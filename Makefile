@@ -120,7 +120,7 @@ levers: $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json)
 levers-table: | $(VENV)/.done
 	$(WORKSTATION) emotion-train compare \
 		$(patsubst %/run.json,%,$(wildcard $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json))) \
-		--out docs/accuracy/levers.md
+		--out docs/accuracy/levers.md --plot docs/accuracy/levers.png
 
 $(RUNS)/levers/distill/run.json: $(RUNS)/ferplus8/run.json
 

@@ -82,6 +82,16 @@ def test_compare_puts_runs_and_reports_side_by_side(tiny_run, finetune_run, tmp_
     assert old.strip("| ").split(" | ")[-4] == "(same)", "a copy of the first run changes nothing"
 
 
+def test_compare_plots_the_runs_curves_beside_the_table(tiny_run, tmp_path, capsys):
+    out, plot = tmp_path / "docs" / "levers.md", tmp_path / "docs" / "levers.png"
+    assert train_main(["compare", str(tiny_run), "--out", str(out), "--plot", str(plot)]) == 0
+    assert plot.stat().st_size > 0 and out.read_text().endswith("![accuracy per epoch](levers.png)\n")
+    lonely = tmp_path / "report-only"  # a report without a run's history.csv cannot be plotted
+    shutil.copytree(tiny_run / "report", lonely)
+    assert train_main(["compare", str(lonely), "--plot", str(tmp_path / "x.png")]) == 2
+    assert "none of these has a history.csv" in capsys.readouterr().err
+
+
 def test_a_lever_run_is_named_by_the_settings_it_changed():
     from emotion_train.compare import ComparedRun, changed_settings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -71,6 +72,8 @@ COMPARE_EXAMPLES = """\
 examples:
   emotion-train compare runs/scratch runs/augmented runs/transfer --out docs/comparison.md
   emotion-train compare reports/emotion5-int8 reports/emotion5-float
+  emotion-train compare runs/levers/base runs/levers/mixup --out docs/accuracy/levers.md \
+      --plot docs/accuracy/levers.png      # what `make levers-table` runs
 """
 
 
@@ -222,6 +225,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="RUN_OR_REPORT_DIR",
                    help="a run folder (run.json, report/), a report folder or a report.json")
     p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    p.add_argument("--plot", type=Path,
+                   help="also plot the runs' validation and training accuracy per epoch (PNG)")
 
 
 def _add_make_subset(sub: argparse._SubParsersAction) -> None:
@@ -310,9 +315,20 @@ def run_evaluate(args: argparse.Namespace, argv: list[str] | None) -> int:
 
 
 def run_compare(args: argparse.Namespace, argv: list[str] | None) -> int:
-    from emotion_train.compare import comparison_table, load_compared
+    from emotion_train.compare import comparison_table, load_compared, run_histories
 
     table = comparison_table([load_compared(path) for path in args.paths])
+    if args.plot:
+        from emotion_train.plots import plot_run_curves
+
+        histories = run_histories(args.paths)
+        if not histories:
+            print("emotion-train compare: --plot: none of these has a history.csv", file=sys.stderr)
+            return 2
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        plot_run_curves(histories, args.plot)
+        if args.out:  # the table's page shows the plot beside it
+            table += f"\n![accuracy per epoch]({os.path.relpath(args.plot, args.out.parent)})\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table)

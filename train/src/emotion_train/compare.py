@@ -57,6 +57,19 @@ def _selected_epoch(run_folder: Path) -> tuple[int | None, float | None]:
     return int(best["epoch"]) + 1, float(best["accuracy"])
 
 
+def run_histories(paths: list[Path]) -> dict[str, dict[str, list[float]]]:
+    """{run name: its history.csv as columns} for each run folder that has one."""
+    from emotion_train.report import read_history
+
+    histories = {}
+    for path in paths:
+        folder = Path(path).parent if Path(path).is_file() else Path(path)
+        folder = folder.parent if folder.name == "report" else folder
+        if (folder / "history.csv").is_file():
+            histories[folder.name] = read_history(folder / "history.csv")
+    return histories
+
+
 def changed_settings(run: ComparedRun, reference: ComparedRun) -> str:
     """`key=value` for each training setting in which `run` differs from `reference`."""
     keys = sorted((set(run.config) | set(reference.config)) - NOT_A_SETTING)

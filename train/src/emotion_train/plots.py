@@ -87,3 +87,25 @@ def plot_history(history: dict[str, list[float]], path: Path, marks: dict[str, i
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     return _save(figure, path)
+
+
+def plot_run_curves(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """Validation accuracy per epoch of several runs on one axis (solid), each with its
+    training accuracy (dotted, same colour): the gap between the two is the overfitting that a
+    regularizing lever is meant to close."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.add_subplot()
+    for index, (name, history) in enumerate(histories.items()):
+        colour = f"C{index % 10}"
+        epochs = np.arange(1, len(history["epoch"]) + 1)
+        if "val_accuracy" in history:
+            axes.plot(epochs, history["val_accuracy"], color=colour, label=f"{name} (validation)")
+        if "accuracy" in history:
+            axes.plot(epochs, history["accuracy"], color=colour, linestyle=":", linewidth=1,
+                      label=f"{name} (training)")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("accuracy")
+    axes.set_title("accuracy per epoch: validation (solid), training (dotted)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    return _save(figure, path)
