@@ -89,3 +89,22 @@ def test_several_faces_are_classified_in_one_batch_like_one_by_one(bundled_model
     single = np.concatenate([classifier.scores(f[None]) for f in faces])
     assert batch.shape == (4, len(classifier.labels))
     np.testing.assert_allclose(batch, single, atol=1e-6)
+
+
+def test_the_readme_shows_what_make_demo_prints(tmp_path):
+    """The front page's example output is the bundled default model's real answer on
+    scikit-image's astronaut, as `make demo` writes and classifies it."""
+    from skimage import data as skimage_data
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    shown = json.loads(readme.split("```json\n", 1)[1].split("\n```", 1)[0])
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), skimage_data.astronaut()[:, :, ::-1])
+    result = classify(str(photo))
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout.splitlines()[0])
+    assert {**printed, "image": shown["image"]} == shown, "README.md's demo output is stale"
+    percent = f"{printed['label']} {round(100 * printed['confidence'])}%"
+    assert f'"{percent}"' in readme, f"README.md should name the annotation as \"{percent}\""
