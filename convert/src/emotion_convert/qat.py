@@ -77,8 +77,8 @@ def quantization_aware(model: tf_keras.Model) -> tf_keras.Model:
             return quantize.quantize_annotate_layer(layer, quantize_config=OutputQuantizeConfig())
         return quantize.quantize_annotate_layer(layer)
 
+    # The annotations wrap `model`'s own layers; quantize_apply copies them, weights included.
     annotated = tf_keras.models.clone_model(model, clone_function=annotate)
-    annotated.set_weights(model.get_weights())
     with quantize.quantize_scope({"OutputQuantizeConfig": OutputQuantizeConfig}):
         return quantize.quantize_apply(annotated)
 
