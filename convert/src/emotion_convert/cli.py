@@ -23,12 +23,17 @@ examples:
   emotion-convert runs/emotion5/model.keras --name emotion5 --out-dir models
   emotion-convert runs/fer7/model.keras --name fer7 --out-dir models --float-tflite runs/fer7/float.tflite
   emotion-convert runs/ferplus8/model.keras --name emotion5 --label-set emotion5   # a subset of its classes
+  emotion-convert runs/ferplus8/model.keras --name ferplus8 --qat-epochs 3   # QAT fine-tune first
 
 The run record (run.json beside the model) supplies labels, data and the training command.
 Parity is checked on the run's validation faces; when there are fewer than --parity-faces
 (a fine-tuned run's few photos), FER2013 PublicTest faces make up the rest, since agreement
 is a property of the quantization, not of the labels. Exit status 1 if int8 agrees with float
 on fewer than --min-agreement of those faces; then nothing is written into --out-dir.
+
+With --qat-epochs N the network is first fine-tuned for N epochs with int8 rounding simulated
+(quantization-aware training) on the run's training faces, as the run trained, keeping the last
+epoch; NAME.keras is then that fine-tuned float network, the reference parity compares against.
 """
 
 log = logging.getLogger("emotion_convert")
@@ -60,7 +65,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep only this label set's classes (a subset of the model's), "
                              "e.g. emotion5 from a ferplus8 model")
     parser.add_argument("--data-dir", help="folder with the FER2013 .npz files")
+    parser.add_argument("--qat-epochs", type=int, default=0,
+                        help="quantization-aware fine-tuning epochs on the run's training faces "
+                             "before converting (default: %(default)s, post-training quantization only)")
+    parser.add_argument("--qat-lr", type=float, default=1e-5,
+                        help="constant AdamW learning rate of the quantization-aware fine-tune "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.qat_epochs < 0:
+        parser.error("--qat-epochs must be 0 (off) or more")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import keras
@@ -100,8 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["emotion-convert", *(sys.argv[1:] if argv is None else argv)])
     staging = Path(tempfile.mkdtemp(prefix=f"emotion-convert-{args.name}-"))
     try:
-        tflite_path = quantize.write_bytes(staging / f"{args.name}.tflite",
-                                           quantize.convert_int8(model, calibration))
+        qat_record = None
+        if args.qat_epochs:
+            from emotion_convert import qat
+
+            # The model becomes its fine-tuned float twin: everything below describes that one.
+            int8_bytes, qat_record = qat.train_and_convert(
+                model, splits.train, config, qat.QatSettings(args.qat_epochs, args.qat_lr), calibration)
+        else:
+            int8_bytes = quantize.convert_int8(model, calibration)
+        tflite_path = quantize.write_bytes(staging / f"{args.name}.tflite", int8_bytes)
         float_tflite = None
         if args.float_tflite:
             float_tflite = quantize.write_bytes(staging / "float" / args.float_tflite.name,
@@ -117,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         crop = CropSpec(margin=margin, square=True)
         card = build_card(args.name, tflite_path, run, crop, architecture,
                           {"command": command, "calibration_faces": len(calibration),
-                           "float_reference": float_reference, "label_subset_of": subset_of})
+                           "float_reference": float_reference, "label_subset_of": subset_of,
+                           "quantization_aware_training": qat_record})
         card_path = tflite_path.with_suffix(".json")
         card.save(card_path)  # the device's classifier needs it for the int8 side of parity
 

@@ -26,6 +26,7 @@ def representative_faces(faces: np.ndarray, count: int, seed: int) -> np.ndarray
 
 
 def convert_int8(model: keras.Model, calibration: np.ndarray) -> bytes:
+    """`model` (Keras 3, or a quantization-aware tf_keras model: see `qat`) as full-integer int8."""
     def samples():
         for face in calibration:
             yield [face[None].astype(np.float32)]
