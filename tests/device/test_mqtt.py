@@ -372,9 +372,15 @@ def test_tls_with_a_password_and_a_clear_error_for_a_wrong_one(secure_broker, tm
 
 def test_home_assistant_discovery_is_retained_and_repeated_when_ha_comes_online(
         broker, make_sink, subscribers):
-    sink = connected(make_sink(broker.port))
     config_topics = [f"homeassistant/sensor/{DEVICE}/emotion/config",
                      f"homeassistant/sensor/{DEVICE}/faces/config"]
+    # A subscriber that is there before the sink publishes gets the configs live, and MQTT
+    # clears the retain flag on live delivery: wait until the broker holds them first, then
+    # check that Home Assistant, subscribing later, gets them as retained messages.
+    early = Subscriber(broker.port, config_topics)
+    subscribers.append(early)
+    sink = connected(make_sink(broker.port))
+    early.wait_for(lambda m: len(m) == 2, 5, "the two config messages at the broker")
     ha = Subscriber(broker.port, config_topics)
     subscribers.append(ha)
     ha.wait_for(lambda m: len(m) == 2, 5, "two retained config messages")
