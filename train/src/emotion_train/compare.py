@@ -57,14 +57,19 @@ def _selected_epoch(run_folder: Path) -> tuple[int | None, float | None]:
     return int(best["epoch"]) + 1, float(best["accuracy"])
 
 
+def _run_folder(path: Path) -> Path:
+    """The run folder of a run folder, its report folder or a report.json in it."""
+    folder = path.parent if path.is_file() else path
+    return folder.parent if folder.name == "report" else folder
+
+
 def run_histories(paths: list[Path]) -> dict[str, dict[str, list[float]]]:
     """{run name: its history.csv as columns} for each run folder that has one."""
     from emotion_train.report import read_history
 
     histories = {}
     for path in paths:
-        folder = Path(path).parent if Path(path).is_file() else Path(path)
-        folder = folder.parent if folder.name == "report" else folder
+        folder = _run_folder(Path(path))
         if (folder / "history.csv").is_file():
             histories[folder.name] = read_history(folder / "history.csv")
     return histories
@@ -87,20 +92,18 @@ def _find(path: Path) -> tuple[dict | None, dict | None, str]:
 
     A run keeps its report in <run>/report/, so a folder named "report" is named after its run.
     """
-    folder = path.parent if path.is_file() else path
     if path.is_file():
         report = _read_json(path)
     else:
         report = _read_json(path / "report" / REPORT_JSON) or _read_json(path / REPORT_JSON)
-    run_folder = folder.parent if folder.name == "report" else folder
+    run_folder = _run_folder(path)
     return report, _read_json(run_folder / "run.json"), run_folder.name
 
 
 def load_compared(path: Path) -> ComparedRun:
     path = Path(path)
     report, run, name = _find(path)
-    run_folder = path.parent if path.is_file() else path
-    run_folder = run_folder.parent if run_folder.name == "report" else run_folder
+    run_folder = _run_folder(path)
     if report is None and run is None:
         raise FileNotFoundError(f"{path}: no report.json, report/report.json or run.json")
     record = run or {}
