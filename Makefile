@@ -109,12 +109,13 @@ $(RUNS)/fer7/run.json: $(RUNS)/ferplus8/run.json
 # their comparison to docs/accuracy/levers.md. `distill` learns from the finished ferplus8 run.
 # The order puts the regularizing levers first: the 100-epoch run overfits from epoch ~55.
 LEVER_EPOCHS ?= 30
-LEVERS ?= base mixup distill smoothing sgd
+LEVERS ?= base mixup distill erasing smoothing sgd
 LEVER_RUN := emotion-train train --arch edge-wide --label-set ferplus8 --labels ferplus-soft \
 	--epochs $(LEVER_EPOCHS) --no-test
 LEVER_FLAGS_base :=
 LEVER_FLAGS_sgd := --optimizer sgd --lr 0.05
 LEVER_FLAGS_mixup := --mixup 0.2
+LEVER_FLAGS_erasing := --erasing 0.5
 LEVER_FLAGS_smoothing := --label-smoothing 0.1
 LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras
 

@@ -83,3 +83,34 @@ def test_mixup_blends_faces_and_targets_alike(data_dir):
     i = int(np.flatnonzero(mixed & (data.y != data.y[::-1]))[0])
     lam = targets[i, data.y[i]]
     np.testing.assert_allclose(images[i], lam * original[i] + (1 - lam) * original[::-1][i], atol=1e-3)
+
+
+def test_random_erasing_replaces_one_rectangle_in_the_chosen_share_of_faces(data_dir):
+    from emotion_train.fer2013 import load_fer2013_npz
+
+    faces = load_fer2013_npz(data_dir / "fer2013_val.npz", "emotion5", "ferplus-majority")
+    data = faces.subset(np.arange(256))
+    images, targets = next(iter(input_pipeline(data, 256, seed=0, weights=None, augmenter=None,
+                                               shuffle=False, erasing=0.5)))
+    images = images.numpy()[..., 0]
+    original = data.x.astype(np.float32)
+    np.testing.assert_array_equal(targets.numpy(), data.targets)  # labels are untouched
+    changed = images != original
+    erased = changed.any(axis=(1, 2))
+    assert 0.35 < erased.mean() < 0.65, f"about half the faces are erased, got {erased.mean():.2f}"
+    for face in np.flatnonzero(erased):
+        rows, cols = np.flatnonzero(changed[face].any(1)), np.flatnonzero(changed[face].any(0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        # The changed pixels fill their bounding box (one rectangle, not scattered pixels; a noise
+        # pixel may equal the original by chance), of 2-25% of the face, with 0..255 noise.
+        assert changed[face][box].mean() > 0.95
+        assert 0.015 * 48 * 48 <= changed[face][box].size <= 0.27 * 48 * 48
+        assert images[face][box].min() >= 0 and images[face][box].max() <= 255
+        assert images[face][box].std() > 30, "noise, not a flat fill"
+
+
+def test_random_erasing_rejects_a_probability_outside_0_to_1():
+    from emotion_train.augmentation import random_erasing
+
+    with pytest.raises(ValueError, match="erasing probability"):
+        random_erasing(1.5, seed=0)

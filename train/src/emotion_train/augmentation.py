@@ -7,6 +7,7 @@ int8 model must be exactly the inference graph.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 
@@ -27,3 +28,43 @@ def build_augmenter(seed: int) -> keras.Sequential:
         ],
         name="augment",
     )
+
+
+def random_erasing(probability: float, seed: int, area: tuple[float, float] = (0.02, 0.25),
+                   aspect: tuple[float, float] = (0.3, 3.3)):
+    """A tf.data map function that, with `probability` per face, replaces one random rectangle
+    (a share `area` of the face, width/height ratio in `aspect`) with uniform grey-level noise
+    (Zhong et al., 2020). A face partly hidden by a hand, glasses or the frame edge is common
+    on a camera; erasing makes the network use the rest of the face instead of one cue.
+
+    Works on batches of (N, H, W, 1) faces on the 0..255 scale; the other columns pass through.
+    """
+    if not 0 <= probability <= 1:
+        raise ValueError(f"erasing probability must be in [0, 1], got {probability}")
+    generator = tf.random.Generator.from_seed(seed)
+
+    def erase(images, *rest):
+        shape = tf.shape(images)
+        n, height, width = shape[0], shape[1], shape[2]
+        h_f, w_f = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+        share = generator.uniform([n], area[0], area[1])
+        log_ratio = generator.uniform([n], tf.math.log(aspect[0]), tf.math.log(aspect[1]))
+        ratio = tf.exp(log_ratio)
+        patch_h = tf.minimum(tf.round(tf.sqrt(share * h_f * w_f * ratio)), h_f)
+        patch_w = tf.minimum(tf.round(tf.sqrt(share * h_f * w_f / ratio)), w_f)
+        top = tf.floor(generator.uniform([n]) * (h_f - patch_h + 1))
+        left = tf.floor(generator.uniform([n]) * (w_f - patch_w + 1))
+        erased = generator.uniform([n]) < probability
+        rows = tf.reshape(tf.range(h_f), (1, -1, 1, 1))
+        cols = tf.reshape(tf.range(w_f), (1, 1, -1, 1))
+
+        def per_face(v):
+            return tf.reshape(v, (-1, 1, 1, 1))
+
+        inside = ((rows >= per_face(top)) & (rows < per_face(top + patch_h))
+                  & (cols >= per_face(left)) & (cols < per_face(left + patch_w))
+                  & per_face(erased))
+        noise = generator.uniform(tf.shape(images), 0.0, 255.0)
+        return (tf.where(inside, noise, images), *rest)
+
+    return erase

@@ -124,6 +124,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
                    help="AdamW, or SGD with Nesterov momentum 0.9 (both on the cosine schedule)")
     p.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (0: off)")
+    p.add_argument("--erasing", type=float, default=d.erasing,
+                   help="random erasing: the share of training faces that get one rectangle of "
+                        "noise (0: off)")
     p.add_argument("--teacher", action="append", default=[], metavar="MODEL",
                    help="distil from this .keras/.tflite model (repeat for an ensemble): its cached, "
                         "flip-averaged scores are blended into the training targets")
@@ -278,7 +281,8 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
         val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
-        mixup=args.mixup, teachers=tuple(args.teacher), distill_weight=args.distill_weight,
+        mixup=args.mixup, erasing=args.erasing, teachers=tuple(args.teacher),
+        distill_weight=args.distill_weight,
         score_test=not args.no_test,
     )
     record = train(config, _command(argv))

@@ -32,7 +32,7 @@ import tensorflow as tf
 from emotion_device.labels import label_set
 from emotion_device.preprocess import to_model_input
 from emotion_train import architectures
-from emotion_train.augmentation import build_augmenter
+from emotion_train.augmentation import build_augmenter, random_erasing
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
@@ -60,12 +60,14 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
 
 def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray | None,
                    augmenter: keras.Model | None, shuffle: bool = False,
-                   mixup: float = 0.0) -> tf.data.Dataset:
+                   mixup: float = 0.0, erasing: float = 0.0) -> tf.data.Dataset:
     """Batches of model inputs; training passes shuffle=True with or without augmentation,
     since a folder dataset arrives sorted by class and single-class batches wreck BatchNorm.
 
-    With `mixup` > 0 each augmented batch is blended with itself reversed, one Beta(alpha,
-    alpha) weight per face, targets blended alike (Zhang et al., 2018).
+    With `erasing` > 0 that share of the faces has one rectangle replaced by noise
+    (augmentation.random_erasing). With `mixup` > 0 each augmented batch is blended with
+    itself reversed, one Beta(alpha, alpha) weight per face, targets blended alike (Zhang et
+    al., 2018).
     """
     x = to_model_input(data.x)
     columns = (x, data.targets) if weights is None else (x, data.targets, weights[data.y])
@@ -77,6 +79,8 @@ def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray
         def augment(images, *rest):
             return (augmenter(images, training=True), *rest)
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    if erasing > 0:
+        ds = ds.map(random_erasing(erasing, seed), num_parallel_calls=tf.data.AUTOTUNE)
     if mixup > 0:
         ds = ds.map(_mixup(mixup, seed), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -311,7 +315,7 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     weights = class_weights(train_data.y, num_classes, config.class_weight)
     augmenter = build_augmenter(config.seed) if config.augment else None
     train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True,
-                              mixup=config.mixup)
+                              mixup=config.mixup, erasing=config.erasing)
     val_ds = input_pipeline(val_data, 256, config.seed, None, None) if val_data is not None else None
 
     model = architectures.build(config.architecture, num_classes)
