@@ -100,13 +100,13 @@ train: $(RUNS)/ferplus8/run.json $(RUNS)/fer7/run.json
 $(RUNS)/ferplus8/run.json: | $(VENV)/.done
 	$(WORKSTATION) $(TRAIN_FERPLUS8)
 
-$(RUNS)/fer7/run.json: $(RUNS)/ferplus8/run.json
+$(RUNS)/fer7/run.json: | $(RUNS)/ferplus8/run.json
 	$(WORKSTATION) $(TRAIN_FER7)
 
 # The levers of issue 11: each a shorter run of the same network with one change, judged on the
 # validation split only (--no-test: PublicTest stays unread), against the same recipe without
 # it (`base`). Each run resumes like any other; `make levers` runs the missing ones and writes
-# their comparison to docs/accuracy/levers.md. `distill` learns from the finished ferplus8 run.
+# their comparison to docs/accuracy/levers.md. `distill` learns from an ensemble of finished runs.
 # The order puts the regularizing levers first: the 100-epoch run overfits from epoch ~55.
 LEVER_EPOCHS ?= 30
 LEVERS ?= base mixup distill erasing smoothing sgd
@@ -117,7 +117,10 @@ LEVER_FLAGS_sgd := --optimizer sgd --lr 0.05
 LEVER_FLAGS_mixup := --mixup 0.2
 LEVER_FLAGS_erasing := --erasing 0.5
 LEVER_FLAGS_smoothing := --label-smoothing 0.1
-LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras
+# Three teachers of the same recipe (100-epoch ferplus8, base, mixup): flip-averaged, the three
+# score 81.9% on the validation split against 81.1% for the best alone.
+LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras --teacher $(RUNS)/levers/base/model.keras \
+	--teacher $(RUNS)/levers/mixup/model.keras
 
 levers: $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json)
 	$(MAKE) levers-table
@@ -129,7 +132,7 @@ levers-table: | $(VENV)/.done
 		$(patsubst %/run.json,%,$(wildcard $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json))) \
 		--out docs/accuracy/levers.md --plot docs/accuracy/levers.png
 
-$(RUNS)/levers/distill/run.json: $(RUNS)/ferplus8/run.json
+$(RUNS)/levers/distill/run.json: | $(RUNS)/ferplus8/run.json $(RUNS)/levers/base/run.json $(RUNS)/levers/mixup/run.json
 
 $(RUNS)/levers/%/run.json: | $(VENV)/.done
 	$(WORKSTATION) $(LEVER_RUN) $(LEVER_FLAGS_$*) --out $(RUNS)/levers/$*
