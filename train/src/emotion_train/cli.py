@@ -76,6 +76,16 @@ examples:
       --plot docs/accuracy/levers.png      # what `make levers-table` runs
 """
 
+ENSEMBLE_EXAMPLES = """\
+examples:
+  emotion-train ensemble runs/ferplus8 runs/levers/base runs/levers/mixup
+  emotion-train ensemble runs/ferplus8 runs/levers/base --out docs/accuracy/ensemble.md
+  emotion-train ensemble runs/ferplus8 runs/levers/base --json
+
+Every run must have selected on the same validation faces (the split's row hash in run.json);
+scores are averaged softmax outputs. PublicTest is never read.
+"""
+
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Examples kept as written, and every option's default shown (where the help does not
@@ -232,6 +242,18 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                    help="also plot the runs' validation and training accuracy per epoch (PNG)")
 
 
+def _add_ensemble(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ensemble", help="score finished runs alone and averaged together on their "
+                                        "shared validation split (choosing distillation teachers)",
+                       epilog=ENSEMBLE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=run_ensemble)
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="finished run folders (1 to 6)")
+    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
+                   "(default: $EMOTION_DATA, then ../shared/data)")
+    p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+
+
 def _add_make_subset(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("make-subset", help="a seeded, class-balanced folder dataset from FER2013 Training",
                        description="Writes OUT/<label>/fer<row>.png and OUT/manifest.json: per-class "
@@ -337,6 +359,23 @@ def run_compare(args: argparse.Namespace, argv: list[str] | None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table)
     print(table, end="")
+    return 0
+
+
+def run_ensemble(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from dataclasses import asdict
+
+    from emotion_train.ensemble import ensemble_table, score_ensembles
+
+    described, rows = score_ensembles(args.runs, args.data_dir)
+    table = f"Scored on {described}:\n\n{ensemble_table(rows)}"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table)
+    if args.json:
+        print(json.dumps({"scored_on": described, "rows": [asdict(row) for row in rows]}, indent=2))
+    else:
+        print(table, end="")
     return 0
 
 
@@ -456,8 +495,8 @@ def run_bench(args: argparse.Namespace, argv: list[str] | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_calibrate_crop,
-                        _add_make_subset, _add_import_fer2013, _add_study, _add_bench):
+    for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_ensemble,
+                        _add_calibrate_crop, _add_make_subset, _add_import_fer2013, _add_study, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,87 @@
+"""Finished runs scored alone and averaged together on the validation split they share.
+
+This is how distillation teachers are chosen: an ensemble is worth teaching from only by what
+it adds over its best member, and that is measured where every other choice is made (the
+validation split carved from Training), never on PublicTest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from emotion_train.evaluate import load_predictor
+from emotion_train.metrics import classification_metrics
+from emotion_train.run_data import run_datasets
+
+MAX_RUNS = 6  # every subset of two or more: 57 rows at six runs
+
+
+@dataclass
+class EnsembleRow:
+    members: tuple[str, ...]
+    accuracy: float
+    macro_f1: float
+    flip_accuracy: float
+    flip_macro_f1: float
+
+
+def _shared_split(runs: list[Path]) -> dict:
+    """The first run's record, once every run is known to answer the same labels and to have
+    selected on the same validation faces (the split's row hash)."""
+    if not 1 <= len(runs) <= MAX_RUNS:
+        raise ValueError(f"give 1 to {MAX_RUNS} run folders, got {len(runs)}")
+    if len(set(runs)) != len(runs):
+        raise ValueError("a run is listed twice")
+    records = []
+    for run in runs:
+        path = run / "run.json"
+        if not path.is_file() or not (run / "model.keras").is_file():
+            raise ValueError(f"{run}: not a finished run folder (run.json and model.keras)")
+        records.append(json.loads(path.read_text()))
+    first = records[0]
+    split = (first.get("data", {}).get("split") or {}).get("val_rows_sha256")
+    if split is None:
+        raise ValueError(f"{runs[0]}: the run kept no validation split to score on")
+    for run, record in zip(runs[1:], records[1:]):
+        if record["labels"] != first["labels"]:
+            raise ValueError(f"{run} answers {record['labels']}, {runs[0]} answers {first['labels']}")
+        if (record.get("data", {}).get("split") or {}).get("val_rows_sha256") != split:
+            raise ValueError(f"{run} selected on other validation faces than {runs[0]}")
+    return first
+
+
+def score_ensembles(runs: list[Path], data_root: str | None = None) -> tuple[str, list[EnsembleRow]]:
+    """Each run, then every combination of two or more, averaging softmax scores, without and
+    with flip averaging; on the runs' shared validation split with its labels. Returns a
+    description of that split and the rows."""
+    record = _shared_split(runs)
+    val = run_datasets(record, data_root).val
+    assert val is not None  # _shared_split checked the split exists
+    described = (f"{len(val)} validation faces ({record['data']['val']['split']}), "
+                 f"{record['config']['label_source']} labels")
+    plain, flipped = {}, {}
+    for run in runs:
+        predictor = load_predictor(run / "model.keras")
+        scores = predictor.predict(val.x)
+        plain[run] = scores
+        flipped[run] = (scores + predictor.predict(val.x[:, :, ::-1])) / 2
+    rows = []
+    for size in range(1, len(runs) + 1):
+        for members in itertools.combinations(runs, size):
+            once = classification_metrics(val.y, sum(plain[m] for m in members), val.labels)
+            flip = classification_metrics(val.y, sum(flipped[m] for m in members), val.labels)
+            rows.append(EnsembleRow(tuple(str(m) for m in members), once["accuracy"], once["macro_f1"],
+                                    flip["accuracy"], flip["macro_f1"]))
+    return described, rows
+
+
+def ensemble_table(rows: list[EnsembleRow]) -> str:
+    lines = ["| runs averaged | accuracy | macro-F1 | with flip averaging | macro-F1 with flip |",
+             "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(f"| {' + '.join(f'`{m}`' for m in row.members)} | {100 * row.accuracy:.2f}% | "
+                     f"{row.macro_f1:.3f} | {100 * row.flip_accuracy:.2f}% | {row.flip_macro_f1:.3f} |")
+    return "\n".join(lines) + "\n"
