@@ -83,10 +83,13 @@ test-device: $(DEVICE_VENV)/.done
 test-workstation: $(VENV)/.done
 	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert tests/device/test_summarize_plot.py
 
-# ruff everywhere; mypy on the device package (it ships py.typed, so its hints are a contract).
+# ruff everywhere; mypy on each package under the [tool.mypy] of its own pyproject.toml (the
+# device package ships py.typed, so its hints are a contract; train and convert are checked too).
 lint: $(VENV)/.done
 	$(VENV)/bin/ruff check device train convert tests .ci
-	$(VENV)/bin/mypy device/src
+	$(VENV)/bin/mypy --config-file device/pyproject.toml device/src
+	$(VENV)/bin/mypy --config-file train/pyproject.toml train/src
+	$(VENV)/bin/mypy --config-file convert/pyproject.toml convert/src
 
 # Mosquitto, shellcheck, systemd-analyze, qemu and the system Python the tests use: installed
 # with apt as root (or with sudo), else named with the command that installs them.

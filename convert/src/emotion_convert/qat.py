@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_config import QuantizeConfig
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import QuantizeLayer
 
 from emotion_convert.quantize import convert_int8
@@ -45,7 +46,7 @@ class QatSettings:
     learning_rate: float
 
 
-class OutputQuantizeConfig(quantize.QuantizeConfig):
+class OutputQuantizeConfig(QuantizeConfig):  # tfmot.quantization.keras.QuantizeConfig
     """Quantize the output of a layer without weights that tfmot's registry does not know: the
     Rescaling that turns raw pixels into the network's [-1, 1] input."""
 

@@ -82,7 +82,7 @@ def model_labels(path: Path) -> tuple[str, ...] | None:
     return None
 
 
-def keep_base_head(model: keras.Model, base: keras.Model, base_labels: tuple[str, ...],
+def keep_base_head(model: keras.Model, base: keras.Model, base_labels: tuple[str, ...] | None,
                    labels: tuple[str, ...]) -> str:
     """Start the new head as the base's classifier when it scores these labels (all, or a subset:
     its rows for them); returns how the head started: "base", "base-subset" or "new"."""
@@ -166,7 +166,7 @@ def _folder_record(path: str, data: FaceDataset, skipped: list, split: str) -> d
             "skipped": [asdict(s) for s in skipped]}
 
 
-def _load_folder(path: str, labels_name: str | tuple[str, ...], extractor: FaceExtractor) -> FolderDataset:
+def _load_folder(path: str, labels_name: str, extractor: FaceExtractor) -> FolderDataset:
     folder = load_image_folder(Path(path), labels_name, extractor)
     if not len(folder.data):
         raise ValueError(f"{path}: no usable face in any class folder")

@@ -157,7 +157,10 @@ def fit(recipe: Recipe, train: FaceDataset, val: FaceDataset, seed: int,
 def score(model: keras.Model, data: FaceDataset) -> tuple[np.ndarray, dict]:
     scores = model.predict(to_model_input(data.x), batch_size=256, verbose=0)
     metrics = classification_metrics(data.y, scores, data.labels)
-    metrics["macro_auc"] = round(float(roc_analysis(data.y, scores, data.labels).macro_auc), 4)
+    macro_auc = roc_analysis(data.y, scores, data.labels).macro_auc
+    if macro_auc is None:  # no class has both positive and negative faces
+        raise ValueError(f"{data.source}: no macro AUC, as the faces scored are all of one class")
+    metrics["macro_auc"] = round(macro_auc, 4)
     return scores, metrics
 
 

@@ -67,12 +67,13 @@ def write_balanced_subset(archive: Path, out_dir: Path, per_class: int, label_se
             if not cv2.imwrite(str(folder / f"fer{row:05d}.png"), data.x[position]):
                 raise OSError(f"could not write {folder / f'fer{row:05d}.png'}")
         chosen[label] = [int(data.rows[p]) for p in picked]
+    class_counts = {label: len(rows) for label, rows in chosen.items()}
     manifest = {
         "source": str(archive), "label_set": label_set_name, "label_source": label_source,
         "per_class": per_class, "seed": seed, "excluded": [str(path) for path in exclude or []],
-        "class_counts": {label: len(rows) for label, rows in chosen.items()},
+        "class_counts": class_counts,
         "rows": chosen,  # row indices in the source archive
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    log.info("wrote %d faces to %s %s", sum(manifest["class_counts"].values()), out, manifest["class_counts"])
+    log.info("wrote %d faces to %s %s", sum(class_counts.values()), out, class_counts)
     return manifest
