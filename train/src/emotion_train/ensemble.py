@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from emotion_train.evaluate import load_predictor
 from emotion_train.metrics import classification_metrics
 from emotion_train.run_data import run_datasets
@@ -62,7 +64,8 @@ def score_ensembles(runs: list[Path], data_root: str | None = None) -> tuple[str
     assert val is not None  # _shared_split checked the split exists
     described = (f"{len(val)} validation faces ({record['data']['val']['split']}), "
                  f"{record['config']['label_source']} labels")
-    plain, flipped = {}, {}
+    plain: dict[Path, np.ndarray] = {}
+    flipped: dict[Path, np.ndarray] = {}
     for run in runs:
         predictor = load_predictor(run / "model.keras")
         scores = predictor.predict(val.x)
@@ -71,8 +74,9 @@ def score_ensembles(runs: list[Path], data_root: str | None = None) -> tuple[str
     rows = []
     for size in range(1, len(runs) + 1):
         for members in itertools.combinations(runs, size):
-            once = classification_metrics(val.y, sum(plain[m] for m in members), val.labels)
-            flip = classification_metrics(val.y, sum(flipped[m] for m in members), val.labels)
+            chosen = list(members)
+            once = classification_metrics(val.y, np.sum([plain[m] for m in chosen], axis=0), val.labels)
+            flip = classification_metrics(val.y, np.sum([flipped[m] for m in chosen], axis=0), val.labels)
             rows.append(EnsembleRow(tuple(str(m) for m in members), once["accuracy"], once["macro_f1"],
                                     flip["accuracy"], flip["macro_f1"]))
     return described, rows
