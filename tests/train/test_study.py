@@ -88,6 +88,9 @@ def test_tables_plots_and_the_readme_block_come_from_the_units(quick_study, tmp_
     assert len(folds) == 5 and all(json.loads(f.read_text())["fold"] == i + 1 for i, f in enumerate(folds))
     tables = (docs / "tables.md").read_text()
     assert "(not run)" in tables, "curve sizes that were not run are named, never filled in"
+    augmented = next(u for u in public if u["model"] == "augmented")["metrics"]
+    curve_row = next(line for line in tables.splitlines() if line.startswith("| augmented | "))
+    assert f"F1 {augmented['macro_f1']:.3f}" in curve_row, "the curve shows macro-F1 beside accuracy"
     assert (docs / "learning_curve.png").is_file() and (docs / "cv_vs_publictest.png").is_file()
     assert (docs / "scratch" / "report.md").is_file()
 

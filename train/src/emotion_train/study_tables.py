@@ -149,34 +149,41 @@ def curve_table(curve: dict) -> list[str]:
         cells = []
         for size in CURVE_SIZES:
             units = sizes.get(size, [])
-            cells.append(f"{_cell([u['metrics']['accuracy'] for u in units], True)}"
-                         + (f" (n={len(units)})" if units else " (not run)"))
+            if not units:
+                cells.append("– (not run)")
+                continue
+            cells.append(f"{_cell([u['metrics']['accuracy'] for u in units], True)}, "
+                         f"F1 {_cell([u['metrics']['macro_f1'] for u in units], False)} (n={len(units)})")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return lines
 
 
 def plot_curve(curve: dict, training_faces: dict[str, int], path: Path,
-               backbone_accuracy: float | None = None) -> None:
-    figure = Figure(figsize=(6, 4))
-    axes = figure.add_subplot()
-    if backbone_accuracy is not None:
-        axes.axhline(100 * backbone_accuracy, color="gray", linestyle="--",
-                     label="pretrained emotion5, no fine-tuning")
-    for model, sizes in curve.items():
-        xs, means, sds = [], [], []
-        for size in CURVE_SIZES:
-            if sizes.get(size):
-                xs.append(training_faces[size])
-                mean, sd = _mean_sd([u["metrics"]["accuracy"] for u in sizes[size]])
-                means.append(100 * mean)
-                sds.append(100 * sd)
-        axes.errorbar(xs, means, yerr=sds, marker="o", capsize=3, label=model)
-    axes.set_xscale("log")
-    axes.set_xlabel("training faces (80% fit, 20% early stopping)")
-    axes.set_ylabel("PublicTest accuracy (%)")
-    axes.set_title("learning curve (mean ± sd over seeds)")
-    axes.grid(alpha=0.3)
-    axes.legend()
+               backbone: dict | None = None) -> None:
+    """Accuracy and macro-F1 side by side: on all of Training (its natural class balance)
+    accuracy can rise while rare classes collapse, which only the second panel shows."""
+    figure = Figure(figsize=(10, 4))
+    for column, (metric, name) in enumerate((("accuracy", "accuracy (%)"), ("macro_f1", "macro-F1"))):
+        axes = figure.add_subplot(1, 2, column + 1)
+        scale = 100 if metric == "accuracy" else 1
+        if backbone is not None:
+            axes.axhline(scale * backbone[metric], color="gray", linestyle="--",
+                         label="pretrained emotion5, no fine-tuning")
+        for model, sizes in curve.items():
+            xs, means, sds = [], [], []
+            for size in CURVE_SIZES:
+                if sizes.get(size):
+                    xs.append(training_faces[size])
+                    mean, sd = _mean_sd([u["metrics"][metric] for u in sizes[size]])
+                    means.append(scale * mean)
+                    sds.append(scale * sd)
+            axes.errorbar(xs, means, yerr=sds, marker="o", capsize=3, label=model)
+        axes.set_xscale("log")
+        axes.set_xlabel("training faces (80% fit, 20% early stopping)")
+        axes.set_ylabel(f"PublicTest {name}")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.suptitle("learning curve (mean ± sd over seeds)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
@@ -215,7 +222,8 @@ def _readme_block(cv_lines: list[str], curve_lines: list[str], numbers: dict) ->
                       for name, values in f1.items()}
             lines += [f"Augmentation changes the scratch CNN's PublicTest macro-F1 by {difference:+.3f} "
                       f"(without: {spread['scratch']}; with: {spread['augmented']}).", ""]
-    lines += ["Learning curve, PublicTest accuracy by number of training faces (mean ± sd over seeds):", "",
+    lines += ["Learning curve, PublicTest accuracy and macro-F1 by number of training faces (mean ± sd "
+              "over seeds; the 260-5,000 sets are class-balanced, all of Training is not):", "",
               *curve_lines, "", f"![cross-validation vs PublicTest](docs/study/{CV_PNG}) "
               f"![learning curve](docs/study/{CURVE_PNG})", "",
               "Probe, per-seed results and every report: [docs/study](docs/study/README.md).", "", END]
@@ -239,7 +247,7 @@ def write_study_docs(study: Path, docs: Path, readme: Path | None) -> None:
               *probe_table(study), "",
               "## Cross-validation on the 260 faces vs PublicTest", "", *cv_lines, "",
               f"![cross-validation vs PublicTest]({CV_PNG})", "",
-              "## Learning curve (PublicTest accuracy)", "", *curve_lines, "",
+              "## Learning curve (PublicTest accuracy and macro-F1)", "", *curve_lines, "",
               f"![learning curve]({CURVE_PNG})", "",
               "## Every PublicTest run", "", *seed_table(study), ""]
     (docs / TABLES).write_text("\n".join(tables))
@@ -247,8 +255,7 @@ def write_study_docs(study: Path, docs: Path, readme: Path | None) -> None:
         plot_cv_vs_publictest(numbers, docs / CV_PNG)
     if curve:
         backbone = numbers.get("backbone", {}).get("publictest")
-        plot_curve(curve, faces, docs / CURVE_PNG,
-                   backbone[0]["metrics"]["accuracy"] if backbone else None)
+        plot_curve(curve, faces, docs / CURVE_PNG, backbone[0]["metrics"] if backbone else None)
     for name in RECIPES:
         report = study / "reports" / f"{name}-260"
         if report.is_dir():
