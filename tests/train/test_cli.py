@@ -99,5 +99,7 @@ def test_a_lever_run_is_named_by_the_settings_it_changed():
     mixup = ComparedRun("mixup", config={"mixup": 0.2, "optimizer": "adamw", "out_dir": "runs/levers/mixup"})
     sgd = ComparedRun("sgd", config={"mixup": 0.0, "optimizer": "sgd", "learning_rate": 0.05})
     assert changed_settings(mixup, base) == "mixup=0.2"  # where the files went is not a setting
+    older = ComparedRun("older", config={"optimizer": "adamw", "out_dir": "runs/levers/older"})
+    assert changed_settings(older, base) == "(same)", "an option missing from an older run is its default"
     assert changed_settings(sgd, base) == "learning_rate=0.05, optimizer=sgd"
     assert changed_settings(base, base) == "(same)"

@@ -11,11 +11,13 @@ which faces scored it (PublicTest, or the validation split for a `--no-test` lev
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from emotion_train.report import REPORT_JSON
+from emotion_train.run_configs import TrainConfig
 
 MISSING = "–"
 
@@ -75,11 +77,20 @@ def run_histories(paths: list[Path]) -> dict[str, dict[str, list[float]]]:
     return histories
 
 
+# A run recorded before an option existed trained with that option's default.
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+             if f.default is not dataclasses.MISSING}
+
+
+def _setting(run: ComparedRun, key: str) -> object:
+    return run.config.get(key, _DEFAULTS.get(key))
+
+
 def changed_settings(run: ComparedRun, reference: ComparedRun) -> str:
     """`key=value` for each training setting in which `run` differs from `reference`."""
     keys = sorted((set(run.config) | set(reference.config)) - NOT_A_SETTING)
-    changes = [f"{key}={run.config.get(key)}" for key in keys
-               if run.config.get(key) != reference.config.get(key)]
+    changes = [f"{key}={_setting(run, key)}" for key in keys
+               if _setting(run, key) != _setting(reference, key)]
     return ", ".join(changes) if changes else "(same)"
 
 
