@@ -173,12 +173,24 @@ class Received:
     def json(self) -> dict:
         return json.loads(self.payload)
 
+    def seq(self) -> int | None:
+        """The record's "seq", or None for a payload that is not a record ("online")."""
+        try:
+            record = self.json()
+        except ValueError:
+            return None
+        return record.get("seq") if isinstance(record, dict) else None
+
 
 class Subscriber:
     """A paho client that records every message on its topics (QoS 1).
 
     `persistent` keeps its session on the broker (clean_session=False), so messages that
     arrive while it is disconnected wait for it, across broker restarts with persistence.
+
+    `seqs` and `highest_seq` are kept up to date as records arrive, so a wait on thousands of
+    messages costs O(1) per message: a predicate that parses every message on each wake-up
+    holds the lock the network thread needs, and falls further behind the more it has read.
     """
 
     def __init__(self, port: int, topics: Sequence[str], persistent: bool = False,
@@ -186,6 +198,8 @@ class Subscriber:
                  timeout: float = 10.0) -> None:
         self.topics = list(topics)
         self.messages: list[Received] = []
+        self.seqs: set[int] = set()  # the "seq" of every JSON record received
+        self.highest_seq = 0
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
@@ -210,8 +224,13 @@ class Subscriber:
             client.subscribe([(topic, 1) for topic in self.topics])
 
     def _on_message(self, _client, _userdata, message) -> None:
+        received = Received(message.topic, bytes(message.payload), bool(message.retain))
+        seq = received.seq()
         with self._cond:
-            self.messages.append(Received(message.topic, bytes(message.payload), bool(message.retain)))
+            self.messages.append(received)
+            if seq is not None:
+                self.seqs.add(seq)
+                self.highest_seq = max(self.highest_seq, seq)
             self._cond.notify_all()
 
     def on(self, topic: str) -> list[Received]:

@@ -149,9 +149,8 @@ def test_a_broker_that_is_down_at_start_does_not_stop_the_daemon_and_gets_the_sp
         wait_until(lambda: len(spooled_face_seqs(spool)) >= 10, 60, "ten faces in the spool")
         waiting = spooled_face_seqs(spool)
         broker.start()
-        reader.wait_for(lambda m: waiting <= {x.json()["seq"] for x in m}, 60,
-                        f"the {len(waiting)} spooled faces")
-        reader.wait_for(lambda m: max(x.json()["seq"] for x in m) > max(waiting), 60, "newer faces")
+        reader.wait_for(lambda _: waiting <= reader.seqs, 60, f"the {len(waiting)} spooled faces")
+        reader.wait_for(lambda _: reader.highest_seq > max(waiting), 60, "newer faces")
         assert daemon.poll() is None
     finally:
         daemon.send_signal(signal.SIGTERM)

@@ -124,7 +124,8 @@ class MqttSink:
         self.last_error: str | None = None
         self.connect_failures = 0
         # _cond guards the fields below and is notified whenever one changes. _publish_lock
-        # orders every client.publish against the reset in _on_connect; take it first.
+        # orders every client.publish against _on_disconnect and the reset in _on_connect, so
+        # no message goes to paho between the two; take it first.
         self._cond = threading.Condition()
         self._publish_lock = threading.Lock()
         self._inflight: dict[int, int | None] = {}  # mid -> spool seq (None: a direct message)
@@ -347,7 +348,12 @@ class MqttSink:
         log.log(logging.DEBUG if repeated else level, message)
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
-        with self._cond:
+        # Under _publish_lock: a send window still open on the lost connection ends first, and
+        # none is opened until _on_connect has reset the window. Otherwise paho, which reconnects
+        # on its own, would carry the rest of the window on the new connection ahead of the
+        # spool's resend of older messages (twice delivered, out of order, and counted by paho
+        # as in flight for good, since drop_out_messages does not uncount them).
+        with self._publish_lock, self._cond:
             was_connected = self.connected
             self.connected = False
             self._cond.notify_all()
