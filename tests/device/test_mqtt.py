@@ -99,7 +99,7 @@ def first_arrivals(messages) -> list[int]:
     seen: set[int] = set()
     order = []
     for message in messages:
-        seq = message.json()["seq"]
+        seq = message.seq()
         if seq not in seen:
             seen.add(seq)
             order.append(seq)
