@@ -114,3 +114,69 @@ def test_random_erasing_rejects_a_probability_outside_0_to_1():
 
     with pytest.raises(ValueError, match="erasing probability"):
         random_erasing(1.5, seed=0)
+
+
+class _Probe(keras.callbacks.Callback):
+    """Records the model's trainable weights and the optimizer's moving average of them at the
+    start and end of every epoch, at its place in the callback list."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = {}
+
+    def _record(self, when, epoch):
+        average = getattr(self.model.optimizer, "_model_variables_moving_average", None)
+        if average is None:  # the optimizer builds its variables at the first step
+            return
+        self.seen[when, epoch] = ([v.numpy().copy() for v in self.model.trainable_variables],
+                                  [v.numpy().copy() for v in average])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._record("begin", epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record("end", epoch)
+
+
+def _assert_same(left, right):
+    """Equal up to float32 rounding: Keras swaps the two sets in place by adding and subtracting."""
+    assert len(left) == len(right)
+    for a, b in zip(left, right):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_an_ema_run_keeps_the_average_and_resumes_from_the_raw_weights(tmp_path, data_dir, monkeypatch):
+    run = tmp_path / "ema"
+    before_swap, after_restore = _Probe(), _Probe()  # each just before SwapEMAWeights
+    real_callbacks = training._callbacks
+
+    def probed(*args):
+        backup, *rest = real_callbacks(*args)
+        return [backup, before_swap, *rest, _Interrupt()]
+
+    monkeypatch.setattr(training, "_callbacks", probed)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(run, data_dir, ema=0.9, val_fraction=0.0))
+    raw, average = before_swap.seen["end", 1]
+    assert any(not np.allclose(a, b) for a, b in zip(raw, average)), "the average lags the weights"
+
+    def resumed(*args):
+        backup, *rest = real_callbacks(*args)
+        return [backup, after_restore, *rest]
+
+    monkeypatch.setattr(training, "_callbacks", resumed)
+    train(_config(run, data_dir, ema=0.9, val_fraction=0.0))
+    # Training continues from the raw weights of epoch 2, with the average carried alongside.
+    resumed_weights, resumed_average = after_restore.seen["begin", 2]
+    _assert_same(resumed_weights, raw)
+    _assert_same(resumed_average, average)
+    # The kept model (the last epoch here) holds the average, not the raw weights.
+    kept = keras.models.load_model(run / "model.keras", compile=False)
+    final_weights, final_average = after_restore.seen["end", 3]
+    _assert_same([v.numpy() for v in kept.trainable_variables], final_average)
+    assert any(not np.allclose(a, b) for a, b in zip(final_weights, final_average))
+
+
+def test_an_ema_momentum_outside_0_to_1_is_refused():
+    with pytest.raises(ValueError, match="EMA momentum"):
+        training.build_optimizer(TrainConfig(out_dir="unused", ema=1.0), steps_per_epoch=10)

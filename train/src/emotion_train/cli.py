@@ -137,6 +137,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--erasing", type=float, default=d.erasing,
                    help="random erasing: the share of training faces that get one rectangle of "
                         "noise (0: off)")
+    p.add_argument("--ema", type=float, default=d.ema, metavar="MOMENTUM",
+                   help="validate and keep an exponential moving average of the weights with this "
+                        "momentum per step, e.g. 0.999 (0: off)")
     p.add_argument("--teacher", action="append", default=[], metavar="MODEL",
                    help="distil from this .keras/.tflite model (repeat for an ensemble): its cached, "
                         "flip-averaged scores are blended into the training targets")
@@ -303,7 +306,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
         val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
-        mixup=args.mixup, erasing=args.erasing, teachers=tuple(args.teacher),
+        mixup=args.mixup, erasing=args.erasing, ema=args.ema, teachers=tuple(args.teacher),
         distill_weight=args.distill_weight,
         score_test=not args.no_test,
     )

@@ -39,6 +39,7 @@ class TrainConfig:
     optimizer: str = "adamw"
     mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 is off
     erasing: float = 0.0  # share of training faces with one rectangle replaced by noise; 0 is off
+    ema: float = 0.0  # momentum of the weights' moving average, which is validated and kept; 0 is off
     teachers: tuple[str, ...] = ()  # .keras/.tflite models whose cached scores are blended into the targets
     distill_weight: float = 0.5
     score_test: bool = True  # False: a lever run, judged on the validation split; PublicTest is not read

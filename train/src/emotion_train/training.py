@@ -180,17 +180,23 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimize
 
     The rate is a pure function of the optimizer's step count, which BackupAndRestore saves
     with the weights: a resumed run continues the same curve (tests/train/test_resume.py).
+    With `config.ema` the optimizer also keeps a moving average of the weights (Polyak
+    averaging), which `_callbacks` validates and saves.
     """
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {config.optimizer!r}; choose from {OPTIMIZERS}")
+    if not 0 <= config.ema < 1:
+        raise ValueError(f"EMA momentum must be in [0, 1), got {config.ema}")
+    ema = {"use_ema": config.ema > 0, "ema_momentum": config.ema or 0.99}
     steps = config.epochs * steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate * 0.1, decay_steps=max(1, steps - steps // 20),
         warmup_target=config.learning_rate, warmup_steps=steps // 20,
     )
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
-    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
+                                    **ema)
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, **ema)
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -283,9 +289,14 @@ def _callbacks(config: TrainConfig, out: Path, has_val: bool) -> list[keras.call
             initial_value_threshold=best_so_far(history_csv, "val_accuracy"))
     else:  # nothing to select on: the schedule was chosen beforehand, keep the last epoch
         keep = keras.callbacks.ModelCheckpoint(str(best_path))
+    # With an EMA, SwapEMAWeights puts the averaged weights in the model for validation and from
+    # each epoch's end to the next one's start, so `keep` saves them. It comes after the backup,
+    # which must hold the raw weights training continues from (and the average in the optimizer).
+    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         LearningRateLogger(),  # before HistoryLog, which writes the logs it is handed
+        *ema,
         keep,
         HistoryLog(history_csv),
         WallTimeLog(out / "pieces.json"),
