@@ -15,6 +15,7 @@ from emotion_train.run_configs import (
     ARCHITECTURE_NAMES,
     CLASS_WEIGHTINGS,
     OPTIMIZERS,
+    PRIOR_TAUS,
     PUBLIC_TEST,
     STUDY_CURVE_SIZES,
     STUDY_MODELS,
@@ -86,6 +87,16 @@ Every run must have selected on the same validation faces (the split's row hash 
 scores are averaged softmax outputs. PublicTest is never read.
 """
 
+PRIOR_EXAMPLES = """\
+examples:
+  emotion-train prior runs/levers/base runs/levers/smoothing
+  emotion-train prior runs/ferplus8 --taus 0 0.25 0.5 --out docs/accuracy/prior.md
+  emotion-train train ... --prior-correction 0.25      # fold the chosen tau into a final run
+
+Each run's scores are divided by its class weights ** tau (tau=1 undoes the weighting) and
+scored on its validation split. PublicTest is never read.
+"""
+
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Examples kept as written, and every option's default shown (where the help does not
@@ -137,6 +148,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--erasing", type=float, default=d.erasing,
                    help="random erasing: the share of training faces that get one rectangle of "
                         "noise (0: off)")
+    p.add_argument("--prior-correction", type=float, default=d.prior_correction, metavar="TAU",
+                   help="divide the kept model's scores by its class weights ** TAU, folded into the "
+                        "head's bias (choose TAU with `emotion-train prior`; 0: off)")
     p.add_argument("--ema", type=float, default=d.ema, metavar="MOMENTUM",
                    help="validate and keep an exponential moving average of the weights with this "
                         "momentum per step, e.g. 0.999 (0: off)")
@@ -257,6 +271,20 @@ def _add_ensemble(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
 
 
+def _add_prior(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prior", help="choose the prior correction (--prior-correction) on finished runs' "
+                                     "validation splits",
+                       epilog=PRIOR_EXAMPLES, formatter_class=HelpFormatter)
+    p.set_defaults(handler=run_prior)
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="finished run folders")
+    p.add_argument("--taus", nargs="+", type=float, default=list(PRIOR_TAUS), metavar="TAU",
+                   help="the corrections to score")
+    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
+                   "(default: $EMOTION_DATA, then ../shared/data)")
+    p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+
+
 def _add_make_subset(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("make-subset", help="a seeded, class-balanced folder dataset from FER2013 Training",
                        description="Writes OUT/<label>/fer<row>.png and OUT/manifest.json: per-class "
@@ -306,7 +334,8 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
         val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
-        mixup=args.mixup, erasing=args.erasing, ema=args.ema, teachers=tuple(args.teacher),
+        mixup=args.mixup, erasing=args.erasing, ema=args.ema,
+        prior_correction=args.prior_correction, teachers=tuple(args.teacher),
         distill_weight=args.distill_weight,
         score_test=not args.no_test,
     )
@@ -377,6 +406,23 @@ def run_ensemble(args: argparse.Namespace, argv: list[str] | None) -> int:
         args.out.write_text(table)
     if args.json:
         print(json.dumps({"scored_on": described, "rows": [asdict(row) for row in rows]}, indent=2))
+    else:
+        print(table, end="")
+    return 0
+
+
+def run_prior(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from dataclasses import asdict
+
+    from emotion_train.prior_sweep import sweep, sweep_table
+
+    labels, rows = sweep(args.runs, tuple(args.taus), args.data_dir)
+    table = sweep_table(labels, rows)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table)
+    if args.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
     else:
         print(table, end="")
     return 0
@@ -498,7 +544,7 @@ def run_bench(args: argparse.Namespace, argv: list[str] | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_ensemble,
+    for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_ensemble, _add_prior,
                         _add_calibrate_crop, _add_make_subset, _add_import_fer2013, _add_study, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)

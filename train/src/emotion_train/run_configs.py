@@ -12,6 +12,7 @@ PUBLIC_TEST = "publictest"
 
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 OPTIMIZERS = ("adamw", "sgd")
+PRIOR_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)  # what `emotion-train prior` scores by default
 
 
 @dataclass
@@ -40,6 +41,7 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 is off
     erasing: float = 0.0  # share of training faces with one rectangle replaced by noise; 0 is off
     ema: float = 0.0  # momentum of the weights' moving average, which is validated and kept; 0 is off
+    prior_correction: float = 0.0  # tau: the kept model's scores divided by class_weight ** tau; 0 is off
     teachers: tuple[str, ...] = ()  # .keras/.tflite models whose cached scores are blended into the targets
     distill_weight: float = 0.5
     score_test: bool = True  # False: a lever run, judged on the validation split; PublicTest is not read

@@ -36,6 +36,7 @@ from emotion_train.augmentation import build_augmenter, random_erasing
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
+from emotion_train.prior_correction import fold_into_head
 from emotion_train.report import write_report
 from emotion_train.run_configs import CLASS_WEIGHTINGS, OPTIMIZERS, TrainConfig
 from emotion_train.splits import SplitRecord, carve_validation
@@ -346,6 +347,11 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     # The finished run keeps the selected network without its optimizer state (a third of the
     # size): resuming needs only backup/, and everything downstream loads it with compile=False.
     best = keras.models.load_model(best_path, compile=False)
+    prior_shift = None
+    if config.prior_correction:
+        # Chosen beforehand on a validation split (emotion-train prior); everything below, the
+        # metrics, the report and the int8 conversion, describes the corrected network.
+        prior_shift = fold_into_head(best, weights.astype(np.float64), config.prior_correction)
     best.save(best_path)
     pieces = json.loads((out / "pieces.json").read_text())
     record = {
@@ -367,6 +373,9 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
         "selection": ("best val_accuracy on the validation split" if val_data is not None
                       else "last epoch (no validation split: the schedule was chosen beforehand)"),
         "class_weights": {label: round(float(w), 4) for label, w in zip(train_data.labels, weights)},
+        "prior_correction": (None if prior_shift is None else
+                             {"tau": config.prior_correction,
+                              "bias_shift": dict(zip(train_data.labels, prior_shift))}),
         "parameters": int(best.count_params()),
         "train_pieces": pieces,
         "train_seconds": round(sum(piece["seconds"] for piece in pieces), 1),
