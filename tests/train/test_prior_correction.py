@@ -34,10 +34,13 @@ def test_folding_into_the_head_divides_the_scores_by_the_weighted_prior(tiny_run
         "the most up-weighted class loses score on every face"
 
 
-def test_a_negative_correction_is_refused(tiny_run):
+def test_a_negative_correction_is_refused_before_training_starts(tiny_run, tmp_path):
     model = keras.models.load_model(tiny_run / "model.keras", compile=False)
     with pytest.raises(ValueError, match="0 or more"):
         fold_into_head(model, np.ones(7), -0.25)
+    with pytest.raises(ValueError, match="0 or more"):
+        train(TrainConfig(out_dir=str(tmp_path / "never"), prior_correction=-0.25))
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_run_with_a_prior_correction_keeps_and_records_the_corrected_model(tmp_path, data_dir):

@@ -8,8 +8,8 @@ accuracy (the logit adjustment of Menon et al., 2021, run backwards). It is the 
 subtracting tau * log(w_c) from the head's logits, so it is folded into the head's bias: the
 shipped network and its int8 twin pay nothing for it.
 
-tau is a choice like any other, so it is made on the validation split (`sweep`), never on
-PublicTest.
+tau is a choice like any other, so it is made on the validation split (`emotion_train.prior_sweep`),
+never on PublicTest.
 """
 
 from __future__ import annotations

@@ -310,6 +310,8 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     if (out / "run.json").exists() and not (out / "backup").exists():
         # Resuming is for interrupted runs; a finished one would get its history appended to.
         raise FileExistsError(f"{out} holds a finished run (run.json); choose another --out or remove it")
+    if config.prior_correction < 0:  # refused now, not after the last epoch
+        raise ValueError(f"prior correction must be 0 or more, got {config.prior_correction}")
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config)
