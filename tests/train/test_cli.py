@@ -82,6 +82,21 @@ def test_compare_puts_runs_and_reports_side_by_side(tiny_run, finetune_run, tmp_
     assert old.strip("| ").split(" | ")[-4] == "(same)", "a copy of the first run changes nothing"
 
 
+def test_compare_on_the_validation_split_ignores_a_publictest_report(tiny_run, tmp_path, capsys):
+    record = json.loads((tiny_run / "run.json").read_text())
+    assert train_main(["compare", str(tiny_run), "--validation-split"]) == 0
+    _, _, row = capsys.readouterr().out.strip().splitlines()
+    cells = row.strip("| ").split(" | ")
+    assert float(cells[7]) == record["metrics"]["val"]["accuracy"]
+    assert cells[9] == "–", "no AUC: the report holds PublicTest's"
+    assert cells[-1] == f"the validation split ({record['data']['val']['faces']} faces of fer2013_train.npz)"
+    no_split = tmp_path / "no-split"  # a run that kept its last epoch has nothing to compare on
+    no_split.mkdir()
+    (no_split / "run.json").write_text(json.dumps({**record, "metrics": {"test": record["metrics"]["test"]}}))
+    assert train_main(["compare", str(no_split), "--validation-split"]) == 2
+    assert "no validation-split metrics" in capsys.readouterr().err
+
+
 def test_compare_plots_the_runs_curves_beside_the_table(tiny_run, tmp_path, capsys):
     out, plot = tmp_path / "docs" / "levers.md", tmp_path / "docs" / "levers.png"
     assert train_main(["compare", str(tiny_run), "--out", str(out), "--plot", str(plot)]) == 0

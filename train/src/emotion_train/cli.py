@@ -75,6 +75,7 @@ examples:
   emotion-train compare reports/emotion5-int8 reports/emotion5-float
   emotion-train compare runs/levers/base runs/levers/mixup --out docs/accuracy/levers.md \
       --plot docs/accuracy/levers.png      # what `make levers-table` runs
+  emotion-train compare runs/fer7 runs/levers/fer7-smoothing --validation-split
 """
 
 ENSEMBLE_EXAMPLES = """\
@@ -257,6 +258,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     p.add_argument("--plot", type=Path,
                    help="also plot the runs' validation and training accuracy per epoch (PNG)")
+    p.add_argument("--validation-split", action="store_true",
+                   help="score every run on its validation split (run.json), also a run that scored "
+                        "PublicTest: how lever runs compare with a finished run")
 
 
 def _add_ensemble(sub: argparse._SubParsersAction) -> None:
@@ -375,7 +379,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str] | None) -> int:
 def run_compare(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.compare import comparison_table, load_compared, run_histories
 
-    table = comparison_table([load_compared(path) for path in args.paths])
+    table = comparison_table([load_compared(path, args.validation_split) for path in args.paths])
     if args.plot:
         from emotion_train.plots import plot_run_curves
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emotion_train.report import REPORT_JSON
-from emotion_train.run_configs import TrainConfig
+from emotion_train.run_configs import VALIDATION_SPLIT, TrainConfig
 
 MISSING = "–"
 
@@ -111,13 +111,20 @@ def _find(path: Path) -> tuple[dict | None, dict | None, str]:
     return report, _read_json(run_folder / "run.json"), run_folder.name
 
 
-def load_compared(path: Path) -> ComparedRun:
+def load_compared(path: Path, validation_only: bool = False) -> ComparedRun:
+    """A run or report as one row. With `validation_only` every run is scored on its validation
+    split (its run.json), so a lever run compares with a run that also scored PublicTest."""
     path = Path(path)
     report, run, name = _find(path)
     run_folder = _run_folder(path)
     if report is None and run is None:
         raise FileNotFoundError(f"{path}: no report.json, report/report.json or run.json")
     record = run or {}
+    if validation_only:
+        if not (record.get("metrics") or {}).get("val"):
+            raise ValueError(f"{path}: no validation-split metrics in run.json to compare on")
+        if not str((report or {}).get("context", {}).get("data", "")).startswith(VALIDATION_SPLIT):
+            report = None  # it describes PublicTest
     config = record.get("config", {})
     context = (report or {}).get("context", {})
 
@@ -144,9 +151,14 @@ def load_compared(path: Path) -> ComparedRun:
         compared.macro_auc = report["roc_auc"]["macro"]
         compared.per_class_f1 = {label: row["f1"] for label, row in report["per_class"].items()}
     else:
-        scored = record["metrics"].get("test") or record["metrics"]["val"]  # PublicTest, else what there is
+        metrics = record["metrics"]
+        on_test = bool(metrics.get("test")) and not validation_only  # PublicTest, else the validation split
+        scored = metrics["test"] if on_test else metrics["val"]
         compared.accuracy, compared.macro_f1 = scored["accuracy"], scored["macro_f1"]
         compared.per_class_f1 = dict(scored["per_class_f1"])
+        if not on_test:
+            val = record["data"]["val"]
+            compared.scored_on = f"{VALIDATION_SPLIT} ({val['faces']} faces of {Path(val['file']).name})"
     return compared
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 # emotion_train.architectures.ARCHITECTURES builds these
 ARCHITECTURE_NAMES = ("baseline", "edge", "edge-deep", "edge-wide")
 PUBLIC_TEST = "publictest"
+VALIDATION_SPLIT = "the validation split"  # how reports name the split carved from Training
 
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 OPTIMIZERS = ("adamw", "sgd")

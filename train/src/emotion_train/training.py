@@ -38,7 +38,7 @@ from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fe
 from emotion_train.metrics import classification_metrics
 from emotion_train.prior_correction import fold_into_head
 from emotion_train.report import write_report
-from emotion_train.run_configs import CLASS_WEIGHTINGS, OPTIMIZERS, TrainConfig
+from emotion_train.run_configs import CLASS_WEIGHTINGS, OPTIMIZERS, VALIDATION_SPLIT, TrainConfig
 from emotion_train.splits import SplitRecord, carve_validation
 from emotion_train.warm_start import warm_start
 
@@ -400,7 +400,7 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     else:  # a lever run (--no-test): the validation split is all it is judged on
         assert val_data is not None  # load_splits refuses --no-test without one
         scores, reported, scored = val_scores, val_data, "val"
-        reported_on = f"the validation split ({len(val_data)} faces of {Path(val_data.source).name})"
+        reported_on = f"{VALIDATION_SPLIT} ({len(val_data)} faces of {Path(val_data.source).name})"
     if started_from is not None:
         record["init_from"] = started_from.to_dict()
     with open(history_csv) as handle:
