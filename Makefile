@@ -23,7 +23,7 @@ TRAIN_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
 MODELS := emotion5 fer7 ferplus8
 
-.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table levers-fer7
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -132,6 +132,24 @@ LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras --teacher $(RUNS)/
 
 levers: $(foreach lever,$(LEVERS),$(RUNS)/levers/$(lever)/run.json)
 	$(MAKE) levers-table
+
+# fer7's levers: its own recipe (warm start from the FER+ network, FER2013's labels, 40 epochs)
+# with one change each, against the finished `fer7` run on the same validation split. `distill`
+# blends the FER+ network's answers (its classes restricted to FER2013's seven) into FER2013's
+# noisy one-hot labels: the crowd's reading of each face, learnt, as a second opinion.
+FER7_LEVERS ?= fer7-smoothing fer7-distill
+FER7_LEVER_RUN := emotion-train train --arch edge-wide --label-set fer7 --labels fer2013 --epochs 40 \
+	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --no-test
+LEVER_FLAGS_fer7-smoothing := --label-smoothing 0.1
+LEVER_FLAGS_fer7-distill := --teacher $(RUNS)/ferplus8/model.keras
+
+levers-fer7: $(foreach lever,$(FER7_LEVERS),$(RUNS)/levers/$(lever)/run.json)
+	$(WORKSTATION) emotion-train compare $(RUNS)/fer7 \
+		$(patsubst %/run.json,%,$(wildcard $(foreach lever,$(FER7_LEVERS),$(RUNS)/levers/$(lever)/run.json))) \
+		--validation-split --out docs/accuracy/levers-fer7.md --plot docs/accuracy/levers-fer7.png
+
+$(RUNS)/levers/fer7-%/run.json: | $(RUNS)/fer7/run.json
+	$(WORKSTATION) $(FER7_LEVER_RUN) $(LEVER_FLAGS_fer7-$*) --out $(RUNS)/levers/fer7-$*
 
 # The comparison of the lever runs finished so far (base first: every row says what it changed
 # against it), while the others are still training or not started.
