@@ -57,10 +57,25 @@ def test_conversion_gives_an_int8_model_the_device_loads(run_dir, tmp_path, data
     assert {"float", "int8", "int8_float_top1_agreement", "int8_accuracy_drop"} <= set(metrics)
     assert set(metrics["int8"]["per_class_f1"]) == set(card.labels)
     assert (tmp_path / "tiny.keras").is_file()
+    assert card.training["prior_correction"] is None
 
     scores = classifier.scores(np.full((2, 48, 48, 1), 128, np.float32))
     assert scores.shape == (2, 5)
     np.testing.assert_allclose(scores.sum(1), 1.0, atol=0.03)
+
+
+def test_a_run_with_the_prior_correction_folded_in_converts_and_says_so(run_dir, tmp_path, data_dir):
+    folded = tmp_path / "folded"
+    assert train_main(["fold-prior", str(run_dir), "--tau", "0.25", "--out", str(folded),
+                       "--data-dir", str(data_dir)]) == 0
+    assert convert_main([str(folded / "model.keras"), "--name", "tiny", "--out-dir", str(tmp_path / "m"),
+                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0",
+                         "--no-keras-copy"]) == 0
+    card = EmotionClassifier(tmp_path / "m" / "tiny.tflite").card
+    correction = card.training["prior_correction"]
+    assert correction["tau"] == 0.25 and correction["folded_into"] == str(run_dir)
+    assert card.training["command"].startswith("emotion-train train"), "the training command is kept"
+    assert card.metrics["test"]["int8"]["n"] == 256, "the conversion scores PublicTest, once"
 
 
 def test_a_finished_run_is_not_overwritten(run_dir, data_dir, capsys):

@@ -73,3 +73,30 @@ def test_the_sweep_scores_each_tau_on_the_validation_split(tiny_run, data_dir, t
                        "--out", str(table)]) == 0
     lines = table.read_text().splitlines()
     assert len(lines) == 4 and lines[2].startswith(f"| `{tiny_run}` | 0 | ")
+
+
+def test_fold_prior_writes_a_corrected_copy_of_a_finished_run(tiny_run, data_dir, tmp_path):
+    source = (tiny_run / "run.json").read_text()
+    out = tmp_path / "folded"
+    assert train_main(["fold-prior", str(tiny_run), "--tau", "0.5", "--out", str(out),
+                       "--data-dir", str(data_dir)]) == 0
+
+    folded = json.loads((out / "run.json").read_text())
+    faces = to_model_input(run_datasets(folded, str(data_dir)).val.x)
+    before = keras.models.load_model(tiny_run / "model.keras", compile=False).predict(faces, verbose=0)
+    after = keras.models.load_model(out / "model.keras", compile=False).predict(faces, verbose=0)
+    np.testing.assert_allclose(after, adjusted_scores(before, run_class_weights(folded), 0.5), atol=1e-5)
+    _, rows = sweep([tiny_run], (0.5,), str(data_dir))
+    assert folded["metrics"]["val"]["accuracy"] == pytest.approx(rows[0].accuracy, abs=1e-4), \
+        "the folded model scores what the sweep promised for that tau"
+    assert "test" not in folded["metrics"], "PublicTest is scored by the conversion, once"
+    assert folded["prior_correction"]["tau"] == 0.5
+    assert folded["prior_correction"]["folded_into"] == str(tiny_run)
+    assert folded["prior_correction"]["command"].startswith("emotion-train fold-prior ")
+    assert (tiny_run / "run.json").read_text() == source, "the source run is left as it was"
+    with pytest.raises(ValueError, match="already holds a prior correction"):
+        sweep([out], data_root=str(data_dir))
+    assert train_main(["fold-prior", str(out), "--tau", "0.5", "--out", str(tmp_path / "twice"),
+                       "--data-dir", str(data_dir)]) == 2
+    assert train_main(["fold-prior", str(tiny_run), "--tau", "0.5", "--out", str(tiny_run),
+                       "--data-dir", str(data_dir)]) == 2

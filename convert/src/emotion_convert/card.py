@@ -138,6 +138,7 @@ def build_card(name: str, tflite_path: Path, run: dict, crop: CropSpec, architec
             "train_pieces": run.get("train_pieces"),
             "base_model": run.get("base_model"),
             "init_from": run.get("init_from"),
+            "prior_correction": run.get("prior_correction"),
             "versions": run["versions"],
             "conversion": conversion,
         },

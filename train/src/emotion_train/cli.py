@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -92,7 +93,8 @@ PRIOR_EXAMPLES = """\
 examples:
   emotion-train prior runs/levers/base runs/levers/smoothing
   emotion-train prior runs/ferplus8 --taus 0 0.25 0.5 --out docs/accuracy/prior.md
-  emotion-train train ... --prior-correction 0.25      # fold the chosen tau into a final run
+  emotion-train train ... --prior-correction 0.25      # fold the chosen tau into a new run
+  emotion-train fold-prior runs/ferplus8 --tau 0.25 --out runs/ferplus8-prior   # or a finished one
 
 Each run's scores are divided by its class weights ** tau (tau=1 undoes the weighting) and
 scored on its validation split. PublicTest is never read.
@@ -289,6 +291,21 @@ def _add_prior(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
 
 
+def _add_fold_prior(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fold-prior", help="fold a prior correction into a finished run's kept model, "
+                                          "as a new run folder emotion-convert reads",
+                       epilog=PRIOR_EXAMPLES, formatter_class=HelpFormatter)
+    p.set_defaults(handler=run_fold_prior)
+    p.add_argument("run", type=Path, metavar="RUN_DIR", help="a finished run without a correction")
+    p.add_argument("--tau", type=float, required=True,
+                   help="the correction, chosen with `emotion-train prior` on the validation split")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the new run folder (model.keras and run.json, its validation split rescored)")
+    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
+                   "(default: $EMOTION_DATA, then ../shared/data)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
 def _add_make_subset(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("make-subset", help="a seeded, class-balanced folder dataset from FER2013 Training",
                        description="Writes OUT/<label>/fer<row>.png and OUT/manifest.json: per-class "
@@ -432,6 +449,20 @@ def run_prior(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def run_fold_prior(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from emotion_train.prior_sweep import fold_run
+
+    record = fold_run(args.run, args.tau, args.out, shlex.join(_command(argv)), args.data_dir)
+    val = record["metrics"]["val"]
+    if args.json:
+        print(json.dumps({"out": str(args.out), "prior_correction": record["prior_correction"],
+                          "val": val}, indent=2))
+    else:
+        print(f"{args.out}: tau {args.tau:g} folded into the head; validation split "
+              f"{100 * val['accuracy']:.2f}%, macro-F1 {val['macro_f1']:.3f}")
+    return 0
+
+
 def run_make_subset(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.datapaths import TRAIN_FILE, data_dir
     from emotion_train.subset import write_balanced_subset
@@ -549,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in (_add_train, _add_finetune, _add_evaluate, _add_compare, _add_ensemble, _add_prior,
-                        _add_calibrate_crop, _add_make_subset, _add_import_fer2013, _add_study, _add_bench):
+                        _add_fold_prior, _add_calibrate_crop, _add_make_subset, _add_import_fer2013,
+                        _add_study, _add_bench):
         add_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -68,3 +68,38 @@ def sweep_table(labels: list[str], rows: list[SweepRow]) -> str:
         lines.append(f"| `{row.run}` | {row.tau:g} | {100 * row.accuracy:.2f}% | {row.macro_f1:.3f} "
                      f"| {recalls} |")
     return "\n".join(lines) + "\n"
+
+
+def fold_run(run: Path, tau: float, out: Path, command: str, data_root: str | None = None) -> dict:
+    """A finished run with the prior correction folded into its kept model, written as a run of
+    its own (`out/model.keras`, `out/run.json`) that emotion-convert reads like any other.
+
+    The tau must have been chosen on the run's validation split (`sweep`), which is also what
+    the new record's metrics are rescored on. PublicTest is not read here: the source's test
+    metrics describe the uncorrected model, so they are dropped, and the conversion scores the
+    corrected one once. Returns the new record.
+    """
+    import keras
+
+    from emotion_train.prior_correction import fold_into_head
+
+    record = json.loads((run / "run.json").read_text())
+    if record.get("prior_correction") or record.get("config", {}).get("prior_correction"):
+        raise ValueError(f"{run}: its head already holds a prior correction")
+    if out.resolve() == run.resolve():
+        raise ValueError("--out must be a new folder: the source run stays as it was")
+    val = run_datasets(record, data_root).val
+    if val is None:
+        raise ValueError(f"{run}: the run kept no validation split, so tau could not have been chosen")
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    shift = fold_into_head(model, run_class_weights(record), tau)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.keras")
+    scores = load_predictor(out / "model.keras").predict(val.x)
+    folded = {**record,
+              "config": {**record["config"], "out_dir": str(out), "prior_correction": tau},
+              "prior_correction": {"tau": tau, "bias_shift": dict(zip(record["labels"], shift)),
+                                   "folded_into": str(run), "command": command},
+              "metrics": {"val": classification_metrics(val.y, scores, val.labels)}}
+    (out / "run.json").write_text(json.dumps(folded, indent=2) + "\n")
+    return folded
