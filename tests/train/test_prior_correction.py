@@ -94,6 +94,7 @@ def test_fold_prior_writes_a_corrected_copy_of_a_finished_run(tiny_run, data_dir
     assert folded["prior_correction"]["folded_into"] == str(tiny_run)
     assert folded["prior_correction"]["command"].startswith("emotion-train fold-prior ")
     assert (tiny_run / "run.json").read_text() == source, "the source run is left as it was"
+    assert (out / "history.csv").read_text() == (tiny_run / "history.csv").read_text()
     with pytest.raises(ValueError, match="already holds a prior correction"):
         sweep([out], data_root=str(data_dir))
     assert train_main(["fold-prior", str(out), "--tau", "0.5", "--out", str(tmp_path / "twice"),

@@ -7,6 +7,7 @@ through `run_data`, which itself imports training.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def fold_run(run: Path, tau: float, out: Path, command: str, data_root: str | No
     shift = fold_into_head(model, run_class_weights(record), tau)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.keras")
+    for same in ("history.csv", "pieces.json"):  # the training behind it did not change
+        if (run / same).is_file():
+            shutil.copyfile(run / same, out / same)
     scores = load_predictor(out / "model.keras").predict(val.x)
     folded = {**record,
               "config": {**record["config"], "out_dir": str(out), "prior_correction": tau},
