@@ -143,6 +143,16 @@ def test_a_warm_started_model_says_where_it_started_and_a_subset_whose_run_it_is
     assert "warm start from `runs/ferplus8/model.keras`" in rows["`fer7`"]["training"]
 
 
+def test_a_model_with_a_prior_correction_says_so_in_its_training_cell():
+    rows = _rows(rt.results_table(MODELS, BENCH), "model")
+    for name in ("emotion5", "fer7", "ferplus8"):
+        prior = ModelCard.load(MODELS / f"{name}.json").training.get("prior_correction")
+        cell = rows[f"`{name}`"]["training"]
+        assert (f"prior correction tau {prior['tau']:g} in the head" in cell) if prior \
+            else ("prior correction" not in cell)
+    assert "prior correction tau 0.25" in rows["`ferplus8`"]["training"]
+
+
 def test_a_bench_row_of_a_different_network_is_not_quoted(tmp_path):
     bench = json.loads(rt.newest_bench(BENCH).read_text())
     bench["models"][0]["macs"] += 1

@@ -213,6 +213,9 @@ def training_cell(card: ModelCard) -> str:
     if init_from:
         source = init_from.get("model") if isinstance(init_from, dict) else init_from
         text += f" (warm start from `{source}`)"
+    prior = training.get("prior_correction")
+    if prior:
+        text += f", prior correction tau {prior['tau']:g} in the head"
     return text
 
 
