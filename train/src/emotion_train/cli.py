@@ -271,6 +271,11 @@ def _add_ensemble(sub: argparse._SubParsersAction) -> None:
                        epilog=ENSEMBLE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(handler=run_ensemble)
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="finished run folders (1 to 6)")
+    _add_table_options(p)
+
+
+def _add_table_options(p: argparse.ArgumentParser) -> None:
+    """The data and output options of the commands that score finished runs into a table."""
     p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
                    "(default: $EMOTION_DATA, then ../shared/data)")
     p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
@@ -285,10 +290,7 @@ def _add_prior(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="finished run folders")
     p.add_argument("--taus", nargs="+", type=float, default=list(PRIOR_TAUS), metavar="TAU",
                    help="the corrections to score")
-    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
-                   "(default: $EMOTION_DATA, then ../shared/data)")
-    p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    _add_table_options(p)
 
 
 def _add_fold_prior(sub: argparse._SubParsersAction) -> None:
