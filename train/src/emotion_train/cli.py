@@ -134,8 +134,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="weights, shuffling and augmentation")
     p.add_argument("--limit", type=int, help="train on a random slice of N faces")
     p.add_argument("--val-limit", type=int, help="validate on a random slice of N faces")
-    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
-                   "(default: $EMOTION_DATA, then ../shared/data)")
+    _add_run_data_dir(p)
     p.add_argument("--train-folder", help="train on a folder dataset (root/<label>/*.png, e.g. from "
                                           "make-subset) instead of FER2013 Training; PublicTest validates")
     p.add_argument("--init-from", help="start from this .keras model's weights (layers matched by name "
@@ -274,10 +273,14 @@ def _add_ensemble(sub: argparse._SubParsersAction) -> None:
     _add_table_options(p)
 
 
-def _add_table_options(p: argparse.ArgumentParser) -> None:
-    """The data and output options of the commands that score finished runs into a table."""
+def _add_run_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
                    "(default: $EMOTION_DATA, then ../shared/data)")
+
+
+def _add_table_options(p: argparse.ArgumentParser) -> None:
+    """The data and output options of the commands that score finished runs into a table."""
+    _add_run_data_dir(p)
     p.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
 
@@ -303,8 +306,7 @@ def _add_fold_prior(sub: argparse._SubParsersAction) -> None:
                    help="the correction, chosen with `emotion-train prior` on the validation split")
     p.add_argument("--out", type=Path, required=True,
                    help="the new run folder (model.keras and run.json, its validation split rescored)")
-    p.add_argument("--data-dir", help="folder with fer2013_{train,val}.npz "
-                   "(default: $EMOTION_DATA, then ../shared/data)")
+    _add_run_data_dir(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 

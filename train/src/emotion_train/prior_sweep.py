@@ -28,6 +28,12 @@ def run_class_weights(record: dict) -> np.ndarray:
     return np.array([weights[label] for label in record["labels"]], dtype=np.float64)
 
 
+def refuse_a_corrected_run(run: Path, record: dict) -> None:
+    """A correction is chosen and folded once: a second one would be scored against the first."""
+    if record.get("config", {}).get("prior_correction"):
+        raise ValueError(f"{run}: its head already holds a prior correction")
+
+
 @dataclass
 class SweepRow:
     run: str
@@ -48,8 +54,7 @@ def sweep(runs: list[Path], taus: tuple[float, ...] = PRIOR_TAUS,
         val = run_datasets(record, data_root).val
         if val is None:
             raise ValueError(f"{run}: the run kept no validation split to choose tau on")
-        if record.get("config", {}).get("prior_correction"):
-            raise ValueError(f"{run}: its head already holds a prior correction")
+        refuse_a_corrected_run(run, record)
         labels = labels or list(val.labels)
         weights = run_class_weights(record)
         scores = load_predictor(run / "model.keras").predict(val.x)
@@ -85,8 +90,7 @@ def fold_run(run: Path, tau: float, out: Path, command: str, data_root: str | No
     from emotion_train.prior_correction import fold_into_head
 
     record = json.loads((run / "run.json").read_text())
-    if record.get("prior_correction") or record.get("config", {}).get("prior_correction"):
-        raise ValueError(f"{run}: its head already holds a prior correction")
+    refuse_a_corrected_run(run, record)
     if out.resolve() == run.resolve():
         raise ValueError("--out must be a new folder: the source run stays as it was")
     val = run_datasets(record, data_root).val
