@@ -4,10 +4,12 @@ test fold, units are cached, and the tables, plots and README block are generate
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from emotion_device.model_card import sha256_of
 from emotion_train import study as study_module
 from emotion_train.cli import main as train_main
 from emotion_train.study import Study
@@ -54,6 +56,22 @@ def test_cross_validation_tests_each_face_once_and_never_trains_on_it(quick_stud
     before = first.stat().st_mtime_ns
     again = study.cross_validation(["scratch"])  # cached: nothing is retrained
     assert first.stat().st_mtime_ns == before and again == cv
+
+
+def test_a_unit_that_reads_the_backbone_runs_again_when_the_backbone_changes(quick_study):
+    study, _, _ = quick_study
+    unit = study.out / "publictest" / "backbone.json"
+    recorded = json.loads(unit.read_text())
+    assert recorded["backbone_sha256"] == sha256_of(Path(study_module.BASE_MODEL))
+    scratch = study.out / "publictest" / "scratch-260-seed1.json"
+    assert "backbone_sha256" not in json.loads(scratch.read_text())
+    scratch_before = scratch.stat().st_mtime_ns
+    unit.write_text(json.dumps({**recorded, "backbone_sha256": "0" * 64, "metrics": {"accuracy": -1}}))
+    study.publictest(["scratch"], seeds=(1,))  # scratch is cached; the backbone answer is stale
+    again = json.loads(unit.read_text())
+    assert again["backbone_sha256"] == recorded["backbone_sha256"]
+    assert again["metrics"] == recorded["metrics"]
+    assert scratch.stat().st_mtime_ns == scratch_before
 
 
 def test_publictest_units_score_all_of_publictest_and_report_the_first_seed(quick_study):

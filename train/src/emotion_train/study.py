@@ -16,6 +16,9 @@ pretrained backbone as shipped (what transfer starts from, before any fine-tunin
 Every fit holds out a seeded, stratified 20% of its own training faces to stop early on (the
 test fold or PublicTest never chooses an epoch). Each result is one JSON file under the study
 folder, written when its unit finishes, so an interrupted study resumes where it stopped.
+A unit that reads the backbone (transfer, and the backbone's own answers) records the
+backbone's sha256 and is run again when the bundled model changes, so the study never mixes
+results of two backbones.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from emotion_device.model_card import sha256_of
 from emotion_device.preprocess import to_model_input
 from emotion_train import architectures
 from emotion_train.augmentation import build_augmenter
@@ -192,14 +196,23 @@ class Study:
         return self.training.subset(balanced_positions(self.training.y, len(self.training.labels),
                                                        per_class, STUDY_SEED))
 
-    def _unit(self, part: str, key: str, compute) -> dict:
+    def _unit(self, part: str, key: str, compute, uses_backbone: bool = False) -> dict:
+        """The cached result of one unit, or compute it. A unit that uses the backbone is stale
+        when the backbone's sha256 differs from the one it recorded (or it recorded none)."""
         path = self.out / part / f"{key}.json"
+        backbone_sha = sha256_of(Path(BASE_MODEL)) if uses_backbone else None
         if path.is_file():
-            return json.loads(path.read_text())
+            cached = json.loads(path.read_text())
+            if cached.get("backbone_sha256") == backbone_sha:
+                return cached
+            log.info("%s/%s: the backbone %s changed since this unit ran; running it again",
+                     part, key, BASE_MODEL)
         path.parent.mkdir(parents=True, exist_ok=True)
         started = time.time()
         result = compute()
         result["seconds"] = round(time.time() - started, 1)
+        if backbone_sha is not None:
+            result["backbone_sha256"] = backbone_sha
         path.write_text(json.dumps(result, indent=2) + "\n")
         log.info("%s/%s: accuracy %.4f, macro-F1 %.4f (%.0f s)", part, key, result["metrics"]["accuracy"],
                  result["metrics"]["macro_f1"], result["seconds"])
@@ -266,11 +279,12 @@ class Study:
             for name in models:
                 results.append(self._unit("cv", f"{name}-fold{fold + 1}",
                                           lambda n=name, tr=train, te=test, f=fold:
-                                          {**self._fit_and_score(RECIPES[n], tr, te, f + 1), "fold": f + 1}))
+                                          {**self._fit_and_score(RECIPES[n], tr, te, f + 1), "fold": f + 1},
+                                          uses_backbone=RECIPES[name].kind == "transfer"))
             (self.out / "cv" / f"majority-fold{fold + 1}.json").write_text(
                 json.dumps({"metrics": majority_answer(test), "fold": fold + 1}, indent=2) + "\n")
             self._unit("cv", f"backbone-fold{fold + 1}",
-                       lambda te=test, f=fold: self.backbone_answer(te, fold=f + 1))
+                       lambda te=test, f=fold: self.backbone_answer(te, fold=f + 1), uses_backbone=True)
         return results
 
     def publictest(self, models: list[str], seeds: tuple[int, ...] = SEEDS, size: str = "260") -> list[dict]:
@@ -284,11 +298,13 @@ class Study:
                 results.append(self._unit("publictest", f"{name}-{size}-seed{seed}",
                                           lambda n=name, s=seed, r=report:
                                           {**self._fit_and_score(RECIPES[n], faces, self.public_test, s, r),
-                                           "model": n, "size": size}))
+                                           "model": n, "size": size},
+                                          uses_backbone=RECIPES[name].kind == "transfer"))
         majority = majority_answer(self.public_test)
         (self.out / "publictest" / f"majority-{size}.json").write_text(
             json.dumps({"metrics": majority, "size": size}, indent=2) + "\n")
-        self._unit("publictest", "backbone", lambda: self.backbone_answer(self.public_test))
+        self._unit("publictest", "backbone", lambda: self.backbone_answer(self.public_test),
+                   uses_backbone=True)
         return results
 
     def curve_faces(self, size: str) -> FaceDataset:
