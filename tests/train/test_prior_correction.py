@@ -61,6 +61,22 @@ def test_a_run_with_a_prior_correction_keeps_and_records_the_corrected_model(tmp
         sweep([out], data_root=str(data_dir))
 
 
+def test_a_run_on_all_of_training_folds_the_correction_into_its_last_epoch(tmp_path, data_dir):
+    """The merged-back final recipe (--val-fraction 0): no split to select on, tau chosen
+    beforehand; PublicTest is scored on the corrected network."""
+    out = tmp_path / "merged"
+    record = train(TrainConfig(out_dir=str(out), architecture="edge", epochs=1, batch_size=32, limit=320,
+                               val_limit=64, val_fraction=0.0, data_dir=str(data_dir), jit_compile=False,
+                               prior_correction=0.25))
+    assert record["data"]["val"] is None and record["selection"].startswith("last epoch")
+    assert record["data"]["train"]["faces"] == 320 and record["prior_correction"]["tau"] == 0.25
+    kept = keras.models.load_model(out / "model.keras", compile=False)
+    test = run_datasets(record, str(data_dir)).test
+    predicted = kept.predict(to_model_input(test.x), verbose=0).argmax(1)
+    accuracy = float((predicted == test.y).mean())
+    assert record["metrics"]["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+
+
 def test_the_sweep_scores_each_tau_on_the_validation_split(tiny_run, data_dir, tmp_path):
     record = json.loads((tiny_run / "run.json").read_text())
     labels, rows = sweep([tiny_run], (0.0, 1.0), str(data_dir))
