@@ -78,6 +78,24 @@ def test_a_run_with_the_prior_correction_folded_in_converts_and_says_so(run_dir,
     assert card.metrics["test"]["int8"]["n"] == 256, "the conversion scores PublicTest, once"
 
 
+def test_a_lever_run_reads_publictest_only_when_it_is_shipped(tmp_path, data_dir):
+    """A --no-test run converts without PublicTest; --score-test scores it once, as a scoring run
+    would have (the same --val-limit), and the card still says training never read it."""
+    lever = tmp_path / "lever"
+    assert train_main(["train", "--out", str(lever), "--limit", "384", "--val-limit", "256", "--epochs", "1",
+                       "--no-test", "--data-dir", str(data_dir), "--no-jit"]) == 0
+    common = [str(lever / "model.keras"), "--name", "tiny", "--calibration", "64", "--data-dir",
+              str(data_dir), "--min-agreement", "0", "--no-keras-copy"]
+    assert convert_main([*common, "--out-dir", str(tmp_path / "trial")]) == 0
+    trial = json.loads((tmp_path / "trial" / "tiny.json").read_text())
+    assert "test" not in trial["metrics"] and "val" in trial["metrics"]
+    assert convert_main([*common, "--out-dir", str(tmp_path / "shipped"), "--score-test"]) == 0
+    card = EmotionClassifier(tmp_path / "shipped" / "tiny.tflite").card
+    assert card.metrics["test"]["split"] == "FER2013 PublicTest" and card.metrics["test"]["int8"]["n"] == 256
+    assert card.metrics["val"] == trial["metrics"]["val"], "the same model, the same validation faces"
+    assert "--no-test" in card.training["command"]
+
+
 def test_a_finished_run_is_not_overwritten(run_dir, data_dir, capsys):
     history = (run_dir / "history.csv").read_text()
     assert train_main(["train", "--out", str(run_dir), "--limit", "64", "--epochs", "1",

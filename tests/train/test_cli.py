@@ -90,6 +90,14 @@ def test_compare_on_the_validation_split_ignores_a_publictest_report(tiny_run, t
     assert float(cells[7]) == record["metrics"]["val"]["accuracy"]
     assert cells[9] == "–", "no AUC: the report holds PublicTest's"
     assert cells[-1] == f"the validation split ({record['data']['val']['faces']} faces of fer2013_train.npz)"
+    assert cells[2] == "scratch"
+    warm = tmp_path / "warm"  # warm-started (--init-from): the run.json alone names the origin
+    warm.mkdir()
+    (warm / "run.json").write_text(json.dumps({**record, "config": {**record["config"],
+                                                                    "init_from": "runs/base/model.keras"}}))
+    assert train_main(["compare", str(warm), "--validation-split"]) == 0
+    warm_row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert warm_row.strip("| ").split(" | ")[2] == "runs/base/model.keras"
     no_split = tmp_path / "no-split"  # a run that kept its last epoch has nothing to compare on
     no_split.mkdir()
     (no_split / "run.json").write_text(json.dumps({**record, "metrics": {"test": record["metrics"]["test"]}}))

@@ -24,6 +24,7 @@ examples:
   emotion-convert runs/fer7/model.keras --name fer7 --out-dir models --float-tflite runs/fer7/float.tflite
   emotion-convert runs/ferplus8/model.keras --name emotion5 --label-set emotion5   # a subset of its classes
   emotion-convert runs/ferplus8/model.keras --name ferplus8 --qat-epochs 3   # QAT fine-tune first
+  emotion-convert runs/levers/fer7-short/model.keras --name fer7 --score-test   # ship a lever run
 
 The run record (run.json beside the model) supplies labels, data and the training command.
 Parity is checked on the run's validation faces; when there are fewer than --parity-faces
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep only this label set's classes (a subset of the model's), "
                              "e.g. emotion5 from a ferplus8 model")
     parser.add_argument("--data-dir", help="folder with the FER2013 .npz files")
+    parser.add_argument("--score-test", action="store_true",
+                        help="also score FER2013 PublicTest (metrics.test) for a run trained with "
+                             "--no-test: a lever run that won on the validation split and now ships, "
+                             "reading PublicTest once, here")
     parser.add_argument("--qat-epochs", type=int, default=0,
                         help="quantization-aware fine-tuning epochs on the run's training faces "
                              "before converting (default: %(default)s, post-training quantization only)")
@@ -101,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
                "config": {**run["config"], "label_set": args.label_set}}
     config = run["config"]
     data_root = args.data_dir or config.get("data_dir")
-    splits = run_datasets(run, data_root)
+    # --score-test loads PublicTest as a scoring run would have (same --val-limit); the card keeps
+    # the run's own config, which says that training never read it.
+    splits = run_datasets({**run, "config": {**config, "score_test": True}} if args.score_test else run,
+                          data_root)
+    if args.score_test and splits.test is None:
+        parser.error(f"--score-test: {run_path} is a fine-tuned run; score its held-out photos with "
+                     "emotion-train evaluate --data DIR --write-card")
     # Parity is checked where the run's choices were made; a run that kept its last epoch has
     # no validation split, and is checked on PublicTest.
     check_on = splits.val if splits.val is not None else splits.test

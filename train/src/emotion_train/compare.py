@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emotion_train.report import REPORT_JSON
-from emotion_train.run_configs import VALIDATION_SPLIT, TrainConfig
+from emotion_train.run_configs import VALIDATION_SPLIT, TrainConfig, run_origin
 
 MISSING = "–"
 
@@ -136,7 +136,7 @@ def load_compared(path: Path, validation_only: bool = False) -> ComparedRun:
     compared = ComparedRun(
         name=name,
         architecture=pick("architecture", record.get("architecture", config.get("architecture"))),
-        origin=pick("from", record.get("base_model", {}).get("file", "scratch" if run else None)),
+        origin=pick("from", run_origin(record) if run else None),
         augment=pick("augment", config.get("augment")),
         label_source=pick("label_source", config.get("label_source")),
         epochs=pick("epochs", record.get("epochs_completed")),

@@ -32,6 +32,7 @@ from emotion_train.fer2013 import LABEL_SOURCES, FaceDataset, load_fer2013_npz
 from emotion_train.image_folder import LABEL_SOURCE as FOLDER_LABELS
 from emotion_train.image_folder import FaceExtractor, load_image_folder
 from emotion_train.report import write_report
+from emotion_train.run_configs import run_origin
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ def _info_from_run(path: Path, run_path: Path, model_type: str) -> ModelInfo:
         label_set=config.get("label_set"), label_source=config.get("label_source"),
         architecture=run.get("architecture", config.get("architecture")), augment=config.get("augment"),
         epochs=run.get("epochs_completed"), parameters=run.get("parameters"),
-        # fine-tuned (base_model), warm-started (config.init_from), or neither
-        origin=run.get("base_model", {}).get("file") or config.get("init_from") or "scratch",
+        origin=run_origin(run),
         crop=CropSpec(margin=config.get("crop_margin", 0.0), square=True),
         extra={"run": run_path.parent.name,
                **({"selected_on": run["selection"]} if run.get("selection") else {})},

@@ -79,3 +79,9 @@ class FinetuneConfig:
 STUDY_MODELS = ("scratch", "augmented", "transfer")
 STUDY_SEEDS = (1, 2, 3)
 STUDY_CURVE_SIZES = ("260", "1000", "5000", "all")
+
+
+def run_origin(run: dict) -> str:
+    """Where a run.json's network started: the base it was fine-tuned from (base_model), the
+    model it was warm-started from (config.init_from), or "scratch"."""
+    return run.get("base_model", {}).get("file") or run.get("config", {}).get("init_from") or "scratch"
