@@ -106,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
                "config": {**run["config"], "label_set": args.label_set}}
     config = run["config"]
     data_root = args.data_dir or config.get("data_dir")
+    if args.score_test and is_finetune(run):
+        parser.error(f"--score-test: {run_path} is a fine-tuned run; score its held-out photos with "
+                     "emotion-train evaluate --data DIR --write-card")
     # --score-test loads PublicTest as a scoring run would have (same --val-limit); the card keeps
     # the run's own config, which says that training never read it.
     splits = run_datasets({**run, "config": {**config, "score_test": True}} if args.score_test else run,
                           data_root)
-    if args.score_test and splits.test is None:
-        parser.error(f"--score-test: {run_path} is a fine-tuned run; score its held-out photos with "
-                     "emotion-train evaluate --data DIR --write-card")
     # Parity is checked where the run's choices were made; a run that kept its last epoch has
     # no validation split, and is checked on PublicTest.
     check_on = splits.val if splits.val is not None else splits.test

@@ -28,6 +28,7 @@ import logging
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import keras
@@ -84,6 +85,11 @@ class Recipe:
     # epoch 1 (the probe saw every val_loss-stopped scratch run keep an untrained epoch-1
     # model). Transfer stops on loss, as `finetune` does.
     monitor: str = "val_accuracy"
+
+    @property
+    def uses_backbone(self) -> bool:
+        """Transfer starts from the bundled backbone, so its results are those of that file."""
+        return self.kind == "transfer"
 
 
 # The recipes the study reports. The probe chose the scratch ones (docs/study/README.md):
@@ -196,11 +202,16 @@ class Study:
         return self.training.subset(balanced_positions(self.training.y, len(self.training.labels),
                                                        per_class, STUDY_SEED))
 
+    @cached_property
+    def backbone_sha256(self) -> str:
+        """Hashed once per study (the file is 12 MB), not once per unit."""
+        return sha256_of(Path(BASE_MODEL))
+
     def _unit(self, part: str, key: str, compute, uses_backbone: bool = False) -> dict:
         """The cached result of one unit, or compute it. A unit that uses the backbone is stale
         when the backbone's sha256 differs from the one it recorded (or it recorded none)."""
         path = self.out / part / f"{key}.json"
-        backbone_sha = sha256_of(Path(BASE_MODEL)) if uses_backbone else None
+        backbone_sha = self.backbone_sha256 if uses_backbone else None
         if path.is_file():
             cached = json.loads(path.read_text())
             if cached.get("backbone_sha256") == backbone_sha:
@@ -280,7 +291,7 @@ class Study:
                 results.append(self._unit("cv", f"{name}-fold{fold + 1}",
                                           lambda n=name, tr=train, te=test, f=fold:
                                           {**self._fit_and_score(RECIPES[n], tr, te, f + 1), "fold": f + 1},
-                                          uses_backbone=RECIPES[name].kind == "transfer"))
+                                          uses_backbone=RECIPES[name].uses_backbone))
             (self.out / "cv" / f"majority-fold{fold + 1}.json").write_text(
                 json.dumps({"metrics": majority_answer(test), "fold": fold + 1}, indent=2) + "\n")
             self._unit("cv", f"backbone-fold{fold + 1}",
@@ -299,7 +310,7 @@ class Study:
                                           lambda n=name, s=seed, r=report:
                                           {**self._fit_and_score(RECIPES[n], faces, self.public_test, s, r),
                                            "model": n, "size": size},
-                                          uses_backbone=RECIPES[name].kind == "transfer"))
+                                          uses_backbone=RECIPES[name].uses_backbone))
         majority = majority_answer(self.public_test)
         (self.out / "publictest" / f"majority-{size}.json").write_text(
             json.dumps({"metrics": majority, "size": size}, indent=2) + "\n")
