@@ -54,6 +54,7 @@ help:
 	@echo "make candidates  the candidate recipe into $(RUNS)/final/, judged on the validation split, and on all of Training (ferplus8-all)"
 	@echo "make levers  issue 11's levers, $(LEVER_EPOCHS)-epoch runs judged on the validation split (docs/accuracy/levers.md)"
 	@echo "make levers-table  compare the lever runs finished so far (docs/accuracy/levers.md)"
+	@echo "make levers-fer7  fer7's levers on its 15-epoch recipe, judged on the validation split (docs/accuracy/levers-fer7.md)"
 	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
 	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces, CV, seeds, learning curve (docs/study)"
