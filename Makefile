@@ -148,7 +148,7 @@ $(RUNS)/ferplus8-prior/run.json: | $(RUNS)/ferplus8/run.json
 # their comparison to docs/accuracy/levers.md. `distill` learns from an ensemble of finished runs.
 # The order puts the regularizing levers first: the 100-epoch run overfits from epoch ~55.
 LEVER_EPOCHS ?= 30
-LEVERS ?= base mixup distill erasing smoothing sgd decay ema
+LEVERS ?= base mixup distill erasing smoothing sgd decay ema ema-refreshed
 LEVER_RUN := emotion-train train --arch edge-wide --label-set ferplus8 --labels ferplus-soft \
 	--epochs $(LEVER_EPOCHS) --no-test
 LEVER_FLAGS_base :=
@@ -161,6 +161,9 @@ LEVER_FLAGS_smoothing := --label-smoothing 0.1
 LEVER_FLAGS_decay := --weight-decay 0.05
 # Validate and keep a moving average of the weights (about the last 1,000 steps, 2.5 epochs).
 LEVER_FLAGS_ema := --ema 0.999
+# The same, run since the average gets BatchNorm statistics of its own (emotion_train.batchnorm_refresh):
+# `ema` kept averaged convolutions with the raw weights' statistics.
+LEVER_FLAGS_ema-refreshed := --ema 0.999
 # Three teachers of the same recipe (100-epoch ferplus8, base, mixup): flip-averaged, the three
 # score 81.9% on the validation split against 81.1% for the best alone.
 LEVER_FLAGS_distill := --teacher $(RUNS)/ferplus8/model.keras --teacher $(RUNS)/levers/base/model.keras \

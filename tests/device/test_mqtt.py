@@ -418,17 +418,24 @@ def test_tls_with_a_password_and_a_clear_error_for_a_wrong_one(secure_broker, tm
                       tls_ca_file=str(tls.ca), username="camera", password="wrong",
                       reconnect_min_delay=0.2, reconnect_max_delay=1.0)
     wrong.write(face_event(1))  # neither raises nor blocks while the broker refuses
-    wait_until(lambda: wrong.connect_failures >= 4, 30, "four refusals")
+
+    def refusals() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "refused the connection" in r.getMessage()
+                and r.name == "emotion_device.sinks.mqtt"]
+
+    # Wait on the log, not on connect_failures: the counter goes up just before its line is
+    # logged, so a wait on the counter can see four failures but only three lines.
+    wait_until(lambda: len(refusals()) >= 4, 30, "four logged refusals")
+    assert wrong.connect_failures >= 4
     assert not wrong.connected
     assert re.search("not authorized|bad user name or password", wrong.last_error, re.IGNORECASE)
     assert "check the MQTT user name and password" in wrong.last_error
-    refusals = [r for r in caplog.records if "refused the connection" in r.getMessage()
-                and r.name == "emotion_device.sinks.mqtt"]
+    logged = refusals()
     # Backing off, not a tight loop: consecutive attempts are at least reconnect_min_delay
     # apart (a lower bound, which a loaded machine can only lengthen).
-    gaps = [b.created - a.created for a, b in itertools.pairwise(refusals)]
+    gaps = [b.created - a.created for a, b in itertools.pairwise(logged)]
     assert len(gaps) >= 3 and min(gaps) >= 0.2 * 0.9, gaps
-    errors = [r for r in refusals if r.levelno == logging.ERROR]
+    errors = [r for r in logged if r.levelno == logging.ERROR]
     assert len(errors) == 1, "a repeated refusal is logged once, not on every retry"
     assert wrong.stats()["mqtt"]["connected"] is False
     assert wrong.spool.depth.messages == 1

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from emotion_train import training
+from emotion_train.batchnorm_refresh import BatchNormRefresher, refresh_sample
 from emotion_train.training import TrainConfig, input_pipeline, train
 
 
@@ -175,6 +176,13 @@ def test_an_ema_run_keeps_the_average_and_resumes_from_the_raw_weights(tmp_path,
     final_weights, final_average = after_restore.seen["end", 3]
     _assert_same([v.numpy() for v in kept.trainable_variables], final_average)
     assert any(not np.allclose(a, b) for a, b in zip(final_weights, final_average))
+    # Its BatchNorm statistics are the average's own, measured on the run's clean training faces
+    # (Keras averages only the trainable weights): measuring them again changes nothing.
+    config = _config(run, data_dir, val_fraction=0.0)
+    faces = refresh_sample(training.load_splits(config).train.x, seed=config.seed)
+    statistics = [v.numpy().copy() for v in kept.non_trainable_variables]
+    BatchNormRefresher(kept, faces)()
+    _assert_same([v.numpy() for v in kept.non_trainable_variables], statistics)
 
 
 def test_an_ema_momentum_outside_0_to_1_is_refused():

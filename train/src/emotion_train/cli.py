@@ -155,7 +155,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "head's bias (choose TAU with `emotion-train prior`; 0: off)")
     p.add_argument("--ema", type=float, default=d.ema, metavar="MOMENTUM",
                    help="validate and keep an exponential moving average of the weights with this "
-                        "momentum per step, e.g. 0.999 (0: off)")
+                        "momentum per step, e.g. 0.999, its BatchNorm statistics measured again on "
+                        "4,096 clean training faces (0: off)")
     p.add_argument("--teacher", action="append", default=[], metavar="MODEL",
                    help="distil from this .keras/.tflite model (repeat for an ensemble): its cached, "
                         "flip-averaged scores are blended into the training targets")

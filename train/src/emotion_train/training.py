@@ -33,6 +33,7 @@ from emotion_device.labels import label_set
 from emotion_device.preprocess import to_model_input
 from emotion_train import architectures
 from emotion_train.augmentation import build_augmenter, random_erasing
+from emotion_train.batchnorm_refresh import RefreshBatchNorm, refresh_sample
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
 from emotion_train.metrics import classification_metrics
@@ -281,7 +282,8 @@ def _csv_value(value: object) -> object:
         return value
 
 
-def _callbacks(config: TrainConfig, out: Path, has_val: bool) -> list[keras.callbacks.Callback]:
+def _callbacks(config: TrainConfig, out: Path, has_val: bool,
+               refresh_faces: np.ndarray | None = None) -> list[keras.callbacks.Callback]:
     history_csv = out / "history.csv"
     best_path = out / "model.keras"
     if has_val:
@@ -293,7 +295,13 @@ def _callbacks(config: TrainConfig, out: Path, has_val: bool) -> list[keras.call
     # With an EMA, SwapEMAWeights puts the averaged weights in the model for validation and from
     # each epoch's end to the next one's start, so `keep` saves them. It comes after the backup,
     # which must hold the raw weights training continues from (and the average in the optimizer).
-    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []
+    # Keras averages only the trainable weights: RefreshBatchNorm then gives the averaged network
+    # BatchNorm statistics of its own, measured on clean training faces.
+    ema: list[keras.callbacks.Callback] = []
+    if config.ema > 0:
+        if refresh_faces is None:
+            raise ValueError("a moving average of the weights needs faces to refresh BatchNorm on")
+        ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True), RefreshBatchNorm(refresh_faces)]
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         LearningRateLogger(),  # before HistoryLog, which writes the logs it is handed
@@ -343,8 +351,9 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     )
     history_csv = out / "history.csv"
     best_path = out / "model.keras"
+    refresh_faces = refresh_sample(train_data.x, config.seed) if config.ema > 0 else None
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-              callbacks=_callbacks(config, out, val_data is not None), shuffle=False)
+              callbacks=_callbacks(config, out, val_data is not None, refresh_faces), shuffle=False)
 
     # The finished run keeps the selected network without its optimizer state (a third of the
     # size): resuming needs only backup/, and everything downstream loads it with compile=False.
