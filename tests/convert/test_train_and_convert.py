@@ -78,6 +78,27 @@ def test_a_run_with_the_prior_correction_folded_in_converts_and_says_so(run_dir,
     assert card.metrics["test"]["int8"]["n"] == 256, "the conversion scores PublicTest, once"
 
 
+def test_equalization_rescales_only_what_is_converted_and_the_card_says_so(run_dir, tmp_path, data_dir):
+    import keras
+
+    out = tmp_path / "eq"
+    assert convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
+                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0",
+                         "--equalize", "0.5"]) == 0
+    card = EmotionClassifier(out / "tiny.tflite").card
+    record = card.training["conversion"]["activation_equalization"]
+    assert record["alpha"] == 0.5 and record["cap"] == 8.0
+    assert record["pairs"] and all(pair["largest_scale"] >= 1.0 for pair in record["pairs"])
+    # The float reference (and the parity check's float side) is the trained network, unscaled.
+    trained = keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
+    reference = keras.models.load_model(out / "tiny.keras", compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(trained, reference, strict=True))
+    with pytest.raises(SystemExit) as refused:  # QAT learns its own ranges: one or the other
+        convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
+                      "--equalize", "0.5", "--qat-epochs", "1"])
+    assert refused.value.code == 2
+
+
 def test_a_lever_run_reads_publictest_only_when_it_is_shipped(tmp_path, data_dir):
     """A --no-test run converts without PublicTest; --score-test scores it once, as a scoring run
     would have (the same --val-limit), and the card still says training never read it."""

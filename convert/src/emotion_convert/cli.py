@@ -8,6 +8,7 @@ can never replace a shipped model with one that disagrees with its float network
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shlex
@@ -25,6 +26,7 @@ examples:
   emotion-convert runs/ferplus8/model.keras --name emotion5 --label-set emotion5   # a subset of its classes
   emotion-convert runs/ferplus8/model.keras --name ferplus8 --qat-epochs 3   # QAT fine-tune first
   emotion-convert runs/levers/fer7-short/model.keras --name fer7 --score-test   # ship a lever run
+  emotion-convert runs/ferplus8/model.keras --name ferplus8 --equalize 0.5   # even out int8 ranges
 
 The run record (run.json beside the model) supplies labels, data and the training command.
 Parity is checked on the run's validation faces; when there are fewer than --parity-faces
@@ -70,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score FER2013 PublicTest (metrics.test) for a run trained with "
                              "--no-test: a lever run that won on the validation split and now ships, "
                              "reading PublicTest once, here")
+    parser.add_argument("--equalize", type=float, default=0.0, metavar="ALPHA",
+                        help="even out per-channel activation ranges before converting, keeping the "
+                             "float function (emotion_convert.equalize): 0 off, 1 full "
+                             "(default: %(default)s)")
+    parser.add_argument("--equalize-cap", type=float, default=8.0,
+                        help="largest per-channel scale --equalize may apply (default: %(default)s)")
     parser.add_argument("--qat-epochs", type=int, default=0,
                         help="quantization-aware fine-tuning epochs on the run's training faces "
                              "before converting (default: %(default)s, post-training quantization only)")
@@ -79,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.qat_epochs < 0:
         parser.error("--qat-epochs must be 0 (off) or more")
+    if not 0.0 <= args.equalize <= 1.0 or args.equalize_cap < 1.0:
+        parser.error("--equalize must be within [0, 1] and --equalize-cap at least 1")
+    if args.equalize and args.qat_epochs:
+        parser.error("--equalize and --qat-epochs: choose one (QAT learns its own ranges)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import keras
@@ -125,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     staging = Path(tempfile.mkdtemp(prefix=f"emotion-convert-{args.name}-"))
     try:
         qat_record = None
+        equalization = None
         if args.qat_epochs:
             from emotion_convert import qat
 
@@ -132,7 +145,15 @@ def main(argv: list[str] | None = None) -> int:
             int8_bytes, qat_record = qat.train_and_convert(
                 model, splits.train, config, qat.QatSettings(args.qat_epochs, args.qat_lr), calibration)
         else:
-            int8_bytes = quantize.convert_int8(model, calibration)
+            converted = model
+            if args.equalize:
+                from emotion_convert.equalize import equalized_copy
+
+                # Only the converted network is rescaled: NAME.keras and parity keep the trained one.
+                converted, pairs = equalized_copy(model, calibration, args.equalize, args.equalize_cap)
+                equalization = {"alpha": args.equalize, "cap": args.equalize_cap,
+                                "pairs": [dataclasses.asdict(pair) for pair in pairs]}
+            int8_bytes = quantize.convert_int8(converted, calibration)
         tflite_path = quantize.write_bytes(staging / f"{args.name}.tflite", int8_bytes)
         float_tflite = None
         if args.float_tflite:
@@ -150,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         card = build_card(args.name, tflite_path, run, crop, architecture,
                           {"command": command, "calibration_faces": len(calibration),
                            "float_reference": float_reference, "label_subset_of": subset_of,
-                           "quantization_aware_training": qat_record})
+                           "quantization_aware_training": qat_record,
+                           "activation_equalization": equalization})
         card_path = tflite_path.with_suffix(".json")
         card.save(card_path)  # the device's classifier needs it for the int8 side of parity
 

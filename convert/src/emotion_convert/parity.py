@@ -32,13 +32,13 @@ def parity_report(float_scores: np.ndarray, quant_scores: np.ndarray, y: np.ndar
     # A dequantized tie is an int8 tie: the int8 model cannot rank its top two, and argmax
     # takes the first in card order. Counting them tells rounding at the output from real
     # quantization error.
-    agreement = _agreement(float_scores, quant_scores)
+    counts = agreement(float_scores, quant_scores)
     return {
         "float": float_m,
         "int8": int8_m,
-        "int8_float_top1_agreement": agreement["int8_float_top1_agreement"],
-        "int8_float_disagreements": agreement["int8_float_disagreements"],
-        "int8_float_disagreements_int8_tied": agreement["int8_float_disagreements_int8_tied"],
+        "int8_float_top1_agreement": counts["int8_float_top1_agreement"],
+        "int8_float_disagreements": counts["int8_float_disagreements"],
+        "int8_float_disagreements_int8_tied": counts["int8_float_disagreements_int8_tied"],
         "int8_accuracy_drop": round(float_m["accuracy"] - int8_m["accuracy"], 4),
         "max_abs_score_diff": round(float(np.abs(float_scores - quant_scores).max()), 4),
     }
@@ -48,7 +48,8 @@ def float_scores(model: keras.Model, faces: np.ndarray) -> np.ndarray:
     return model.predict(faces, batch_size=256, verbose=0)
 
 
-def _agreement(float_scores: np.ndarray, quant_scores: np.ndarray) -> dict:
+def agreement(float_scores: np.ndarray, quant_scores: np.ndarray) -> dict:
+    """Top-1 agreement, and the disagreements counted with how many of them are int8 ties."""
     disagree = float_scores.argmax(1) != quant_scores.argmax(1)
     top_two = np.sort(quant_scores, axis=1)[:, -2:]
     tied = top_two[:, 0] == top_two[:, 1]
@@ -78,6 +79,6 @@ def parity_check(float_val: np.ndarray, int8_val: np.ndarray, model: keras.Model
         inputs = to_model_input(extra_faces)
         float_val = np.concatenate([float_val, float_scores(model, inputs)])
         int8_val = np.concatenate([int8_val, int8_scores(model_path, inputs)])
-    result = _agreement(float_val, int8_val)
+    result = agreement(float_val, int8_val)
     return {**result, "min_agreement": min_agreement,
             "passed": bool(result["int8_float_top1_agreement"] >= min_agreement)}

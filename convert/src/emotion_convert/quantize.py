@@ -18,11 +18,15 @@ import tensorflow as tf
 log = logging.getLogger(__name__)
 
 
+def representative_indices(total: int, count: int, seed: int) -> np.ndarray:
+    """Which of `total` faces calibrate: a random, seeded, sorted sample of `count`."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(total, size=min(count, total), replace=False))
+
+
 def representative_faces(faces: np.ndarray, count: int, seed: int) -> np.ndarray:
     """A random, seeded sample of model inputs [count,48,48,1] for calibration."""
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(faces), size=min(count, len(faces)), replace=False)
-    return faces[np.sort(pick)]
+    return faces[representative_indices(len(faces), count, seed)]
 
 
 def convert_int8(model: keras.Model, calibration: np.ndarray) -> bytes:
