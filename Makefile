@@ -148,12 +148,14 @@ $(RUNS)/ferplus8-prior/run.json: | $(RUNS)/ferplus8/run.json
 # their comparison to docs/accuracy/levers.md. `distill` learns from an ensemble of finished runs.
 # The order puts the regularizing levers first: the 100-epoch run overfits from epoch ~55.
 LEVER_EPOCHS ?= 30
-LEVERS ?= base mixup distill erasing smoothing sgd decay ema ema-refreshed
+LEVERS ?= base mixup distill erasing smoothing sgd decay ema ema-refreshed cutmix
 LEVER_RUN := emotion-train train --arch edge-wide --label-set ferplus8 --labels ferplus-soft \
 	--epochs $(LEVER_EPOCHS) --no-test
 LEVER_FLAGS_base :=
 LEVER_FLAGS_sgd := --optimizer sgd --lr 0.05
 LEVER_FLAGS_mixup := --mixup 0.2
+# CutMix's own setting (Yun et al., 2019): the pasted share is uniform, Beta(1, 1).
+LEVER_FLAGS_cutmix := --cutmix 1.0
 LEVER_FLAGS_erasing := --erasing 0.5
 LEVER_FLAGS_smoothing := --label-smoothing 0.1
 # AdamW's decay is scaled by the rate: at 1e-4 (the default) it shrinks the weights by under 1%

@@ -188,3 +188,35 @@ def test_an_ema_run_keeps_the_average_and_resumes_from_the_raw_weights(tmp_path,
 def test_an_ema_momentum_outside_0_to_1_is_refused():
     with pytest.raises(ValueError, match="EMA momentum"):
         training.build_optimizer(TrainConfig(out_dir="unused", ema=1.0), steps_per_epoch=10)
+
+
+def test_cutmix_pastes_one_rectangle_of_the_partner_and_blends_targets_by_its_area(data_dir):
+    from emotion_train.fer2013 import load_fer2013_npz
+
+    faces = load_fer2013_npz(data_dir / "fer2013_val.npz", "emotion5", "ferplus-majority")
+    data = faces.subset(np.arange(64))
+    images, targets = next(iter(input_pipeline(data, 64, seed=0, weights=None, augmenter=None,
+                                               shuffle=False, cutmix=1.0)))
+    images, targets = images.numpy()[..., 0], targets.numpy()
+    own, partner = data.x.astype(np.float32), data.x.astype(np.float32)[::-1]
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    checked = 0
+    for i in range(len(images)):
+        if i == len(images) - 1 - i:
+            continue  # the middle face is its own partner
+        pasted = (images[i] != own[i]) & (images[i] == partner[i])
+        kept = images[i] == own[i]
+        assert (pasted | kept).all(), "every pixel is the face's own or its partner's"
+        if not pasted.any():
+            continue
+        rows, cols = np.flatnonzero(pasted.any(1)), np.flatnonzero(pasted.any(0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        # One rectangle: within its bounding box, every pixel is the partner's.
+        np.testing.assert_array_equal(images[i][box], partner[i][box])
+        if data.y[i] != data.y[::-1][i]:
+            share = len(rows) * len(cols) / images[i].size
+            assert targets[i, data.y[::-1][i]] == pytest.approx(share, abs=1e-5)
+            checked += 1
+    assert checked > 10, "most faces get a rectangle of a partner with another label"
+    with pytest.raises(ValueError, match="exclusive"):
+        input_pipeline(data, 64, seed=0, weights=None, augmenter=None, mixup=0.2, cutmix=1.0)

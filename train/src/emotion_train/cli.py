@@ -147,6 +147,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
                    help="AdamW, or SGD with Nesterov momentum 0.9 (both on the cosine schedule)")
     p.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (0: off)")
+    p.add_argument("--cutmix", type=float, default=d.cutmix,
+                   help="cutmix alpha: a rectangle of a Beta(alpha, alpha) share of each face comes "
+                        "from another face, targets blended alike (0: off; not with --mixup)")
     p.add_argument("--erasing", type=float, default=d.erasing,
                    help="random erasing: the share of training faces that get one rectangle of "
                         "noise (0: off)")
@@ -351,6 +354,8 @@ def _command(argv: list[str] | None) -> list[str]:
 def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.training import train  # TensorFlow loads only once a command needs it
 
+    if args.mixup > 0 and args.cutmix > 0:
+        raise ValueError("--mixup and --cutmix are exclusive: choose one")
     config = TrainConfig(
         out_dir=args.out, architecture=args.arch, label_set=args.label_set,
         label_source=args.labels, epochs=args.epochs, batch_size=args.batch_size,
@@ -360,7 +365,7 @@ def run_train(args: argparse.Namespace, argv: list[str] | None) -> int:
         val_limit=args.val_limit, data_dir=args.data_dir, jit_compile=not args.no_jit,
         train_folder=args.train_folder, init_from=args.init_from,
         val_fraction=args.val_fraction, split_seed=args.split_seed, optimizer=args.optimizer,
-        mixup=args.mixup, erasing=args.erasing, ema=args.ema,
+        mixup=args.mixup, cutmix=args.cutmix, erasing=args.erasing, ema=args.ema,
         prior_correction=args.prior_correction, teachers=tuple(args.teacher),
         distill_weight=args.distill_weight,
         score_test=not args.no_test,

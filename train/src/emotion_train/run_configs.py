@@ -40,6 +40,7 @@ class TrainConfig:
     split_seed: int = 1234  # fixed apart from `seed`, so runs with other seeds select on the same faces
     optimizer: str = "adamw"
     mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 is off
+    cutmix: float = 0.0  # Beta(alpha, alpha) share of each face pasted from its batch partner; 0 is off
     erasing: float = 0.0  # share of training faces with one rectangle replaced by noise; 0 is off
     ema: float = 0.0  # momentum of the weights' moving average, which is validated and kept; 0 is off
     prior_correction: float = 0.0  # tau: the kept model's scores divided by class_weight ** tau; 0 is off

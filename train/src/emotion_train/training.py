@@ -62,15 +62,18 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
 
 def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray | None,
                    augmenter: keras.Model | None, shuffle: bool = False,
-                   mixup: float = 0.0, erasing: float = 0.0) -> tf.data.Dataset:
+                   mixup: float = 0.0, erasing: float = 0.0, cutmix: float = 0.0) -> tf.data.Dataset:
     """Batches of model inputs; training passes shuffle=True with or without augmentation,
     since a folder dataset arrives sorted by class and single-class batches wreck BatchNorm.
 
     With `erasing` > 0 that share of the faces has one rectangle replaced by noise
     (augmentation.random_erasing). With `mixup` > 0 each augmented batch is blended with
     itself reversed, one Beta(alpha, alpha) weight per face, targets blended alike (Zhang et
-    al., 2018).
+    al., 2018). With `cutmix` > 0 each face instead gets one rectangle of its partner pasted in,
+    targets blended by the pasted share (Yun et al., 2019); the two are exclusive.
     """
+    if mixup > 0 and cutmix > 0:
+        raise ValueError("mixup and cutmix are exclusive: choose one")
     x = to_model_input(data.x)
     columns = (x, data.targets) if weights is None else (x, data.targets, weights[data.y])
     ds = tf.data.Dataset.from_tensor_slices(columns)
@@ -85,6 +88,8 @@ def input_pipeline(data: FaceDataset, batch: int, seed: int, weights: np.ndarray
         ds = ds.map(random_erasing(erasing, seed), num_parallel_calls=tf.data.AUTOTUNE)
     if mixup > 0:
         ds = ds.map(_mixup(mixup, seed), num_parallel_calls=tf.data.AUTOTUNE)
+    if cutmix > 0:
+        ds = ds.map(_cutmix(cutmix, seed), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -92,15 +97,50 @@ def _mixup(alpha: float, seed: int):
     generator = tf.random.Generator.from_seed(seed)
 
     def mix(images, targets, *rest):
-        n = tf.shape(images)[0]
-        seeds = generator.make_seeds(2)
-        a = tf.random.stateless_gamma([n], seeds[:, 0], alpha)
-        b = tf.random.stateless_gamma([n], seeds[:, 1], alpha)
-        lam = a / (a + b)
+        lam = _beta(generator, tf.shape(images)[0], alpha)
         lam_x = tf.reshape(lam, (-1, 1, 1, 1))
         lam_y = tf.reshape(lam, (-1, 1))
         images = lam_x * images + (1 - lam_x) * tf.reverse(images, [0])
         targets = lam_y * targets + (1 - lam_y) * tf.reverse(targets, [0])
+        return (images, targets, *rest)
+
+    return mix
+
+
+def _beta(generator: tf.random.Generator, n, alpha: float):
+    seeds = generator.make_seeds(2)
+    a = tf.random.stateless_gamma([n], seeds[:, 0], alpha)
+    b = tf.random.stateless_gamma([n], seeds[:, 1], alpha)
+    return a / (a + b)
+
+
+def _cutmix(alpha: float, seed: int):
+    """Per face, a rectangle of about (1 - lam) of its area, lam ~ Beta(alpha, alpha), centred
+    anywhere and clipped at the border, comes from its partner in the reversed batch; the
+    targets are blended by the share actually pasted."""
+    generator = tf.random.Generator.from_seed(seed)
+
+    def mix(images, targets, *rest):
+        shape = tf.shape(images)
+        n, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+        side = tf.sqrt(1.0 - _beta(generator, n, alpha))
+        centre_y = generator.uniform([n]) * height
+        centre_x = generator.uniform([n]) * width
+        top = tf.clip_by_value(tf.round(centre_y - side * height / 2), 0.0, height)
+        bottom = tf.clip_by_value(tf.round(centre_y + side * height / 2), 0.0, height)
+        left = tf.clip_by_value(tf.round(centre_x - side * width / 2), 0.0, width)
+        right = tf.clip_by_value(tf.round(centre_x + side * width / 2), 0.0, width)
+        rows = tf.reshape(tf.range(height), (1, -1, 1, 1))
+        cols = tf.reshape(tf.range(width), (1, 1, -1, 1))
+
+        def per_face(v):
+            return tf.reshape(v, (-1, 1, 1, 1))
+
+        inside = ((rows >= per_face(top)) & (rows < per_face(bottom))
+                  & (cols >= per_face(left)) & (cols < per_face(right)))
+        pasted = tf.reshape((bottom - top) * (right - left) / (height * width), (-1, 1))
+        images = tf.where(inside, tf.reverse(images, [0]), images)
+        targets = (1 - pasted) * targets + pasted * tf.reverse(targets, [0])
         return (images, targets, *rest)
 
     return mix
@@ -337,7 +377,7 @@ def train(config: TrainConfig, command: list[str] | None = None) -> dict:
     weights = class_weights(train_data.y, num_classes, config.class_weight)
     augmenter = build_augmenter(config.seed) if config.augment else None
     train_ds = input_pipeline(train_data, config.batch_size, config.seed, weights, augmenter, shuffle=True,
-                              mixup=config.mixup, erasing=config.erasing)
+                              mixup=config.mixup, erasing=config.erasing, cutmix=config.cutmix)
     val_ds = input_pipeline(val_data, 256, config.seed, None, None) if val_data is not None else None
 
     model = architectures.build(config.architecture, num_classes)
