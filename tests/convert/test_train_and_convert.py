@@ -8,6 +8,7 @@ import pytest
 from emotion_convert.cli import main as convert_main
 from emotion_device.classifier import EmotionClassifier
 from emotion_device.labels import LABEL_SETS
+from emotion_device.model_card import sha256_of
 from emotion_train.cli import main as train_main
 
 
@@ -93,10 +94,36 @@ def test_equalization_rescales_only_what_is_converted_and_the_card_says_so(run_d
     trained = keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
     reference = keras.models.load_model(out / "tiny.keras", compile=False).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(trained, reference, strict=True))
+    # Converting the same network again keeps its float reference byte for byte (a .keras file
+    # records when it was saved, so saving it again would change a committed 12 MB file).
+    reference_bytes = (out / "tiny.keras").read_bytes()
+    assert convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
+                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0"]) == 0
+    assert (out / "tiny.keras").read_bytes() == reference_bytes
+    card = EmotionClassifier(out / "tiny.tflite").card
+    assert card.training["conversion"]["float_reference"]["sha256"] == sha256_of(out / "tiny.keras")
     with pytest.raises(SystemExit) as refused:  # QAT learns its own ranges: one or the other
         convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
                       "--equalize", "0.5", "--qat-epochs", "1"])
     assert refused.value.code == 2
+
+
+def test_the_equalization_sweep_counts_disagreements_per_alpha(run_dir, tmp_path, data_dir):
+    from emotion_convert.equalize_sweep import main as sweep_main
+
+    out = tmp_path / "sweep.md"
+    assert sweep_main([str(run_dir / "model.keras"), "--run", str(run_dir / "run.json"),
+                       "--data-dir", str(data_dir), "--alpha", "0", "0.5", "--calibration", "64",
+                       "--faces", "100", "--out", str(out)]) == 0
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| 0")]
+    assert [row[0] for row in rows] == ["| 0", "| 0.5"]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert f"validation ({record['data']['val']['faces']:,})" in out.read_text()
+    assert "training faces (100)" in out.read_text()
+    for row in rows:  # "N (T) | N-T" for each sample: ties are part of the disagreements
+        for counted, not_ties in ((row[1], row[2]), (row[3], row[4].rstrip(" |"))):
+            total, ties = counted.replace("(", "").replace(")", "").split()
+            assert int(total) - int(ties) == int(not_ties) >= 0
 
 
 def test_a_lever_run_reads_publictest_only_when_it_is_shipped(tmp_path, data_dir):

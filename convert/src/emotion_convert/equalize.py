@@ -100,10 +100,10 @@ def channel_ranges(model: keras.Model, faces: np.ndarray,
     """Per channel, the largest |value| on `faces` of each quantized tensor a pair rescales
     (the first layer after its BatchNormalization: the fused convolution's output)."""
     probes = [(between[0] if between else batch_norm).output for batch_norm, between, _ in pairs]
-    probe = keras.Model(model.input, probes)
+    probe = keras.Model(model.inputs, probes)  # called with a list: any input structure matches
     ranges = [np.zeros(batch_norm.output.shape[-1], np.float64) for batch_norm, _, _ in pairs]
     for start in range(0, len(faces), batch_size):
-        outputs = probe(faces[start:start + batch_size], training=False)
+        outputs = probe([faces[start:start + batch_size]], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         for index, tensor in enumerate(outputs):
             values = np.abs(keras.ops.convert_to_numpy(tensor))

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="representative training faces, as emotion-convert (default: %(default)s)")
     parser.add_argument("--faces", type=int, default=9000,
                         help="other training faces to count disagreements on (default: %(default)s)")
+    parser.add_argument("--data-dir", help="folder with the FER2013 .npz files (default: the run's)")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         model = restrict_labels(model, run["labels"], label_set(args.label_set))
         run = {**run, "labels": list(label_set(args.label_set)),
                "config": {**run["config"], "label_set": args.label_set}}
-    splits = run_datasets(run, None)
+    splits = run_datasets(run, args.data_dir)
     checked = splits.val if splits.val is not None else splits.test
     if checked is None:
         raise SystemExit(f"{args.run} names no validation or test faces")

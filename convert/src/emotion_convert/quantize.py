@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -66,6 +67,19 @@ def save_float_keras(model: keras.Model, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return path
+
+
+def holds_same_network(path: Path, model: keras.Model) -> bool:
+    """Whether `path` is a saved model with `model`'s layers and weights. A .keras file records
+    when it was saved, so saving the same network again changes its bytes (and its sha256)."""
+    if not path.is_file():
+        return False
+    saved = keras.models.load_model(path, compile=False)
+    # Compared as JSON, as the file stores it: a built model says (48, 48, 1), a loaded one [48, 48, 1].
+    return (json.dumps(saved.get_config(), sort_keys=True) == json.dumps(model.get_config(), sort_keys=True)
+            and len(saved.weights) == len(model.weights)
+            and all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+                    for a, b in zip(saved.weights, model.weights, strict=True)))
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
