@@ -43,7 +43,7 @@ MODELS := emotion5 fer7 ferplus8
 SHIPPED_FERPLUS8 := $(RUNS)/ferplus8-prior
 SHIPPED_FER7 := $(RUNS)/levers/fer7-short
 
-.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table levers-fer7 candidates
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table levers-fer7 candidates equalize-sweep
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -55,6 +55,7 @@ help:
 	@echo "make levers  issue 11's levers, $(LEVER_EPOCHS)-epoch runs judged on the validation split (docs/accuracy/levers.md)"
 	@echo "make levers-table  compare the lever runs finished so far (docs/accuracy/levers.md)"
 	@echo "make levers-fer7  fer7's levers on its 15-epoch recipe, judged on the validation split (docs/accuracy/levers-fer7.md)"
+	@echo "make equalize-sweep  int8-vs-float disagreements per emotion-convert --equalize alpha, each bundled model (docs/accuracy/equalize-*.md)"
 	@echo "make convert quantize them to models/{$(subst $() ,$(comma),$(MODELS))}.tflite + cards"
 	@echo "make report  evaluation reports of the bundled models (models/reports/)"
 	@echo "make study   the original study: scratch vs augmented vs transfer on 260 faces, CV, seeds, learning curve (docs/study)"
@@ -194,6 +195,17 @@ levers-fer7: $(foreach lever,$(FER7_LEVERS),$(RUNS)/levers/$(lever)/run.json)
 
 $(RUNS)/levers/fer7-%/run.json: | $(RUNS)/fer7/run.json
 	$(WORKSTATION) $(FER7_LEVER_RUN) $(LEVER_FLAGS_fer7-$*) --out $(RUNS)/levers/fer7-$*
+
+# How emotion-convert's --equalize default was chosen: int8-vs-float disagreements per alpha on
+# the validation split and on 9,000 training faces outside the calibration set, for the float
+# networks the bundled models are converted from.
+EQUALIZE_SWEEP := $(WORKSTATION) python -m emotion_convert.equalize_sweep
+equalize-sweep: $(VENV)/.done
+	$(EQUALIZE_SWEEP) models/ferplus8.keras --run $(RUNS)/ferplus8/run.json --alpha 0 0.25 0.5 0.75 1 \
+		--out docs/accuracy/equalize-ferplus8.md
+	$(EQUALIZE_SWEEP) models/ferplus8.keras --run $(RUNS)/ferplus8/run.json --label-set emotion5 --alpha 0 0.5 \
+		--out docs/accuracy/equalize-emotion5.md
+	$(EQUALIZE_SWEEP) models/fer7.keras --run $(SHIPPED_FER7)/run.json --alpha 0 0.5 --out docs/accuracy/equalize-fer7.md
 
 # The comparison of the lever runs finished so far (base first: every row says what it changed
 # against it), while the others are still training or not started.
