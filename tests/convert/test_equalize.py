@@ -50,19 +50,20 @@ def test_alpha_zero_changes_nothing(shipped, real_faces):
                for a, b in zip(shipped.get_weights(), equalized.get_weights(), strict=True))
 
 
-def _chain(activation: keras.layers.Layer) -> keras.Model:
+def _chain(activation: keras.layers.Layer, groups: int = 1) -> keras.Model:
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(inputs)
     x = keras.layers.BatchNormalization()(x)
     x = activation(x)
-    x = keras.layers.Conv2D(4, 3, padding="same")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", groups=groups)(x)
     return keras.Model(inputs, x)
 
 
-def test_a_clipping_or_shifted_relu_stops_the_rescaling():
+def test_a_clipping_or_shifted_relu_or_a_grouped_convolution_stops_the_rescaling():
     assert len(equalizable_pairs(_chain(keras.layers.ReLU()))) == 1
     assert equalizable_pairs(_chain(keras.layers.ReLU(max_value=6.0))) == []
     assert equalizable_pairs(_chain(keras.layers.ReLU(threshold=0.5))) == []
+    assert equalizable_pairs(_chain(keras.layers.ReLU(), groups=2)) == []  # each group sees half the channels
 
 
 def test_a_branching_batch_norm_is_left_alone():

@@ -68,7 +68,8 @@ def _producer(layer: keras.layers.Layer) -> keras.layers.Layer | None:
 def equalizable_pairs(model: keras.Model) -> list[tuple[keras.layers.Layer, list[keras.layers.Layer],
                                                          keras.layers.Layer]]:
     """(BatchNormalization, layers between, consumer) for every chain the rescaling can pass:
-    each link has exactly one consumer, and the BatchNormalization has a gamma and a beta."""
+    each link has exactly one consumer, the BatchNormalization normalizes the channel axis with a
+    gamma and a beta, and the consumer is an ungrouped convolution or a dense layer."""
     consumers: dict[int, list[keras.layers.Layer]] = {}
     for layer in model.layers:
         producer = None if isinstance(layer, keras.layers.InputLayer) else _producer(layer)
@@ -76,7 +77,8 @@ def equalizable_pairs(model: keras.Model) -> list[tuple[keras.layers.Layer, list
             consumers.setdefault(id(producer), []).append(layer)
     pairs = []
     for layer in model.layers:
-        if not (isinstance(layer, keras.layers.BatchNormalization) and layer.scale and layer.center):
+        if not (isinstance(layer, keras.layers.BatchNormalization) and layer.scale and layer.center
+                and layer.axis in (-1, len(layer.input.shape) - 1)):
             continue
         between: list[keras.layers.Layer] = []
         current = layer
@@ -86,7 +88,9 @@ def equalizable_pairs(model: keras.Model) -> list[tuple[keras.layers.Layer, list
                 break
             current = following[0]
             if isinstance(current, _CONSUMERS):
-                pairs.append((layer, between, current))
+                # A grouped convolution's kernel sees a slice of the input channels, not all of them.
+                if getattr(current, "groups", 1) == 1:
+                    pairs.append((layer, between, current))
                 break
             if not _commutes(current):
                 break
