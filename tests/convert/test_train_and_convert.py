@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -64,6 +65,27 @@ def test_conversion_gives_an_int8_model_the_device_loads(run_dir, tmp_path, data
     assert scores.shape == (2, 5)
     np.testing.assert_allclose(scores.sum(1), 1.0, atol=0.03)
 
+    # By default the converted network's activation ranges are equalized; the float reference
+    # (and the parity check's float side) stays the trained network, unscaled.
+    record = card.training["conversion"]["activation_equalization"]
+    assert record["alpha"] == 0.5 and record["cap"] == 8.0
+    assert record["pairs"] and all(pair["largest_scale"] >= 1.0 for pair in record["pairs"])
+    trained = keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
+    reference = keras.models.load_model(tmp_path / "tiny.keras", compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(trained, reference, strict=True))
+
+    # Converting the same network again (here without equalization) keeps its float reference
+    # byte for byte: a .keras file records when it was saved, so saving it again would change a
+    # committed 12 MB file.
+    reference_bytes = (tmp_path / "tiny.keras").read_bytes()
+    assert convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(tmp_path),
+                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0",
+                         "--equalize", "0"]) == 0
+    assert (tmp_path / "tiny.keras").read_bytes() == reference_bytes
+    card = EmotionClassifier(tmp_path / "tiny.tflite").card
+    assert card.training["conversion"]["activation_equalization"] is None
+    assert card.training["conversion"]["float_reference"]["sha256"] == sha256_of(tmp_path / "tiny.keras")
+
 
 def test_a_run_with_the_prior_correction_folded_in_converts_and_says_so(run_dir, tmp_path, data_dir):
     folded = tmp_path / "folded"
@@ -79,31 +101,9 @@ def test_a_run_with_the_prior_correction_folded_in_converts_and_says_so(run_dir,
     assert card.metrics["test"]["int8"]["n"] == 256, "the conversion scores PublicTest, once"
 
 
-def test_equalization_rescales_only_what_is_converted_and_the_card_says_so(run_dir, tmp_path, data_dir):
-    import keras
-
-    out = tmp_path / "eq"
-    assert convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
-                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0",
-                         "--equalize", "0.5"]) == 0
-    card = EmotionClassifier(out / "tiny.tflite").card
-    record = card.training["conversion"]["activation_equalization"]
-    assert record["alpha"] == 0.5 and record["cap"] == 8.0
-    assert record["pairs"] and all(pair["largest_scale"] >= 1.0 for pair in record["pairs"])
-    # The float reference (and the parity check's float side) is the trained network, unscaled.
-    trained = keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
-    reference = keras.models.load_model(out / "tiny.keras", compile=False).get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(trained, reference, strict=True))
-    # Converting the same network again keeps its float reference byte for byte (a .keras file
-    # records when it was saved, so saving it again would change a committed 12 MB file).
-    reference_bytes = (out / "tiny.keras").read_bytes()
-    assert convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
-                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0"]) == 0
-    assert (out / "tiny.keras").read_bytes() == reference_bytes
-    card = EmotionClassifier(out / "tiny.tflite").card
-    assert card.training["conversion"]["float_reference"]["sha256"] == sha256_of(out / "tiny.keras")
+def test_equalization_and_quantization_aware_training_are_exclusive(run_dir, tmp_path):
     with pytest.raises(SystemExit) as refused:  # QAT learns its own ranges: one or the other
-        convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(out),
+        convert_main([str(run_dir / "model.keras"), "--name", "tiny", "--out-dir", str(tmp_path),
                       "--equalize", "0.5", "--qat-epochs", "1"])
     assert refused.value.code == 2
 
@@ -113,10 +113,10 @@ def test_the_equalization_sweep_counts_disagreements_per_alpha(run_dir, tmp_path
 
     out = tmp_path / "sweep.md"
     assert sweep_main([str(run_dir / "model.keras"), "--run", str(run_dir / "run.json"),
-                       "--data-dir", str(data_dir), "--alpha", "0", "0.5", "--calibration", "64",
+                       "--data-dir", str(data_dir), "--alpha", "0.5", "--calibration", "64",
                        "--faces", "100", "--out", str(out)]) == 0
     rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| 0")]
-    assert [row[0] for row in rows] == ["| 0", "| 0.5"]
+    assert [row[0] for row in rows] == ["| 0.5"]
     record = json.loads((run_dir / "run.json").read_text())
     assert f"validation ({record['data']['val']['faces']:,})" in out.read_text()
     assert "training faces (100)" in out.read_text()
