@@ -107,9 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from emotion_convert import parity, quantize
     from emotion_convert.card import build_card, recall_limitation
-    from emotion_convert.label_subset import restrict_labels
+    from emotion_convert.label_subset import restrict_run
     from emotion_convert.model_stats import count_macs
-    from emotion_device.labels import label_set
     from emotion_device.model_card import sha256_of
     from emotion_device.preprocess import CropSpec, to_model_input
     from emotion_train.datapaths import VAL_FILE, data_dir
@@ -119,12 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     run_path = args.run or args.model.with_name("run.json")
     run = json.loads(run_path.read_text())
     model = keras.models.load_model(args.model, compile=False)
-    subset_of = None
-    if args.label_set and args.label_set != run["config"]["label_set"]:
-        subset_of = {"label_set": run["config"]["label_set"], "labels": run["labels"]}
-        model = restrict_labels(model, run["labels"], label_set(args.label_set))
-        run = {**run, "labels": list(label_set(args.label_set)),
-               "config": {**run["config"], "label_set": args.label_set}}
+    model, run, subset_of = restrict_run(model, run, args.label_set)
     config = run["config"]
     data_root = args.data_dir or config.get("data_dir")
     if args.score_test and is_finetune(run):

@@ -53,17 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_convert import parity, quantize
     from emotion_convert.card import build_card
     from emotion_convert.equalize import equalized_copy
-    from emotion_convert.label_subset import restrict_labels
-    from emotion_device.labels import label_set
+    from emotion_convert.label_subset import restrict_run
     from emotion_device.preprocess import CropSpec, to_model_input
     from emotion_train.run_data import run_datasets
 
     run = json.loads(args.run.read_text())
     model = keras.models.load_model(args.model, compile=False)
-    if args.label_set and args.label_set != run["config"]["label_set"]:
-        model = restrict_labels(model, run["labels"], label_set(args.label_set))
-        run = {**run, "labels": list(label_set(args.label_set)),
-               "config": {**run["config"], "label_set": args.label_set}}
+    model, run, _ = restrict_run(model, run, args.label_set)
     splits = run_datasets(run, args.data_dir)
     checked = splits.val if splits.val is not None else splits.test
     if checked is None:

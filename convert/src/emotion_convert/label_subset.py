@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from emotion_device.labels import label_set
+
 HEAD_LAYER = "scores"
 
 
@@ -35,3 +37,14 @@ def restrict_labels(model: keras.Model, labels: Sequence[str], subset: Sequence[
     outputs = restricted(head.input)
     restricted.set_weights([kernel[:, keep], bias[keep]])
     return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def restrict_run(model: keras.Model, run: dict, subset: str | None) -> tuple[keras.Model, dict, dict | None]:
+    """`model` and its run record restricted to the label set `subset` (None, or the run's own:
+    unchanged), and what it was a subset of (for the card), or None."""
+    if not subset or subset == run["config"]["label_set"]:
+        return model, run, None
+    subset_of = {"label_set": run["config"]["label_set"], "labels": run["labels"]}
+    labels = label_set(subset)
+    run = {**run, "labels": list(labels), "config": {**run["config"], "label_set": subset}}
+    return restrict_labels(model, subset_of["labels"], labels), run, subset_of
