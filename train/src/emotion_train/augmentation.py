@@ -30,6 +30,18 @@ def build_augmenter(seed: int) -> keras.Sequential:
     )
 
 
+def rectangle_masks(top, bottom, left, right, height, width):
+    """Per face, True inside its rectangle [top, bottom) x [left, right): shape (N, H, W, 1)."""
+    rows = tf.reshape(tf.range(height), (1, -1, 1, 1))
+    cols = tf.reshape(tf.range(width), (1, 1, -1, 1))
+
+    def per_face(v):
+        return tf.reshape(v, (-1, 1, 1, 1))
+
+    return ((rows >= per_face(top)) & (rows < per_face(bottom))
+            & (cols >= per_face(left)) & (cols < per_face(right)))
+
+
 def random_erasing(probability: float, seed: int, area: tuple[float, float] = (0.02, 0.25),
                    aspect: tuple[float, float] = (0.3, 3.3)):
     """A tf.data map function that, with `probability` per face, replaces one random rectangle
@@ -55,15 +67,8 @@ def random_erasing(probability: float, seed: int, area: tuple[float, float] = (0
         top = tf.floor(generator.uniform([n]) * (h_f - patch_h + 1))
         left = tf.floor(generator.uniform([n]) * (w_f - patch_w + 1))
         erased = generator.uniform([n]) < probability
-        rows = tf.reshape(tf.range(h_f), (1, -1, 1, 1))
-        cols = tf.reshape(tf.range(w_f), (1, 1, -1, 1))
-
-        def per_face(v):
-            return tf.reshape(v, (-1, 1, 1, 1))
-
-        inside = ((rows >= per_face(top)) & (rows < per_face(top + patch_h))
-                  & (cols >= per_face(left)) & (cols < per_face(left + patch_w))
-                  & per_face(erased))
+        inside = (rectangle_masks(top, top + patch_h, left, left + patch_w, h_f, w_f)
+                  & tf.reshape(erased, (-1, 1, 1, 1)))
         noise = generator.uniform(tf.shape(images), 0.0, 255.0)
         return (tf.where(inside, noise, images), *rest)
 

@@ -32,7 +32,7 @@ import tensorflow as tf
 from emotion_device.labels import label_set
 from emotion_device.preprocess import to_model_input
 from emotion_train import architectures
-from emotion_train.augmentation import build_augmenter, random_erasing
+from emotion_train.augmentation import build_augmenter, random_erasing, rectangle_masks
 from emotion_train.batchnorm_refresh import RefreshBatchNorm, refresh_sample
 from emotion_train.datapaths import TRAIN_FILE, VAL_FILE, data_dir
 from emotion_train.fer2013 import FaceDataset, fer2013_labels_can_score, load_fer2013_npz
@@ -130,14 +130,7 @@ def _cutmix(alpha: float, seed: int):
         bottom = tf.clip_by_value(tf.round(centre_y + side * height / 2), 0.0, height)
         left = tf.clip_by_value(tf.round(centre_x - side * width / 2), 0.0, width)
         right = tf.clip_by_value(tf.round(centre_x + side * width / 2), 0.0, width)
-        rows = tf.reshape(tf.range(height), (1, -1, 1, 1))
-        cols = tf.reshape(tf.range(width), (1, 1, -1, 1))
-
-        def per_face(v):
-            return tf.reshape(v, (-1, 1, 1, 1))
-
-        inside = ((rows >= per_face(top)) & (rows < per_face(bottom))
-                  & (cols >= per_face(left)) & (cols < per_face(right)))
+        inside = rectangle_masks(top, bottom, left, right, height, width)
         pasted = tf.reshape((bottom - top) * (right - left) / (height * width), (-1, 1))
         images = tf.where(inside, tf.reverse(images, [0]), images)
         targets = (1 - pasted) * targets + pasted * tf.reverse(targets, [0])
