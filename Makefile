@@ -100,11 +100,18 @@ demo: $(DEVICE_VENV)/.done
 # and the device in emulated arm64 userlands (Raspberry Pi OS Bookworm, and Debian trixie).
 test: system-tools test-device test-workstation test-deploy test-min-versions test-arm64 test-arm64-trixie test-device-trixie
 
+# The suites run on two pytest-xdist workers: most tests wait on one core (Keras tracing, a
+# subprocess, a broker), so two at a time nearly halve the wall time on a 2-core machine. Whole
+# files go to one worker (loadfile), so a module's fixtures are built once. PYTEST_WORKERS=0
+# runs in this process, for a debugger.
+PYTEST_WORKERS ?= 2
+PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
 test-device: $(DEVICE_VENV)/.done
-	$(DEVICE_VENV)/bin/python -m pytest tests/device
+	$(DEVICE_VENV)/bin/python $(PYTEST) tests/device
 
 test-workstation: $(VENV)/.done
-	EMOTION_DATA=$(DATA) $(VENV)/bin/python -m pytest tests/train tests/convert tests/device/test_summarize_plot.py
+	EMOTION_DATA=$(DATA) $(VENV)/bin/python $(PYTEST) tests/train tests/convert tests/device/test_summarize_plot.py
 
 # ruff everywhere; mypy on each package under the [tool.mypy] of its own pyproject.toml (the
 # device package ships py.typed, so its hints are a contract; train and convert are checked too).
@@ -335,7 +342,7 @@ results-table: $(VENV)/.done
 	$(VENV)/bin/python -m emotion_convert.results_table --models models --bench $(BENCH_RESULT) --readme README.md
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) .venv-device-np1 $(DEVICE_MIN_VENV) out .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) $(DEVICE_MIN_VENV) out .pytest_cache
 
 # --- Deploy to a Raspberry Pi (device/deploy/) and the tests of the deploy ------------------
 DEPLOY_WHEELS := .cache/deploy-wheels
@@ -355,7 +362,7 @@ $(DEPLOY_WHEELS)/.done: device/pyproject.toml tests/deploy/make_wheelhouse.sh
 
 # shellcheck, the unit (systemd-analyze), install.sh on a fake root, deploy.sh to a fake target.
 test-deploy: $(DEVICE_VENV)/.done $(DEPLOY_WHEELS)/.done
-	$(DEVICE_VENV)/bin/python -m pytest tests/deploy --ignore=tests/deploy/test_arm64.py
+	$(DEVICE_VENV)/bin/python $(PYTEST) tests/deploy --ignore=tests/deploy/test_arm64.py
 
 # The device tests with the lowest version series that device/pyproject.toml allows of each
 # runtime dependency (numpy 1.24.*, opencv 4.8.*, ai-edge-litert 2.3.*, paho-mqtt 2.2.*), so a
@@ -370,16 +377,21 @@ $(DEVICE_MIN_VENV)/.done: device/pyproject.toml .ci/lowest_requirements.py
 	touch $@
 
 test-min-versions: $(DEVICE_MIN_VENV)/.done
-	$(DEVICE_MIN_VENV)/bin/python -m pytest tests/device
+	$(DEVICE_MIN_VENV)/bin/python $(PYTEST) tests/device
 
 # The device in an emulated arm64 Raspberry Pi OS userland (qemu-user-static; cached in .cache/arm64).
+# Each userland is built before pytest starts, so the two workers find it ready.
+ARM64_USERLAND := PIP="$(DEVICE_VENV)/bin/python -m pip" tests/deploy/arm64_userland.sh
+
 test-arm64: $(DEVICE_VENV)/.done
-	$(DEVICE_VENV)/bin/python -m pytest tests/deploy/test_arm64.py -k bookworm
+	$(ARM64_USERLAND) --suite bookworm .cache/arm64
+	$(DEVICE_VENV)/bin/python $(PYTEST) tests/deploy/test_arm64.py -k bookworm
 
 # The same in an emulated Trixie userland: Python 3.13, numpy 2.2 and ai-edge-litert, under
 # Debian trixie's qemu-aarch64 10.0 taken from its .deb (cached in .cache/arm64-trixie).
 test-arm64-trixie: $(DEVICE_VENV)/.done
-	$(DEVICE_VENV)/bin/python -m pytest tests/deploy/test_arm64.py -k trixie
+	$(ARM64_USERLAND) --suite trixie .cache/arm64-trixie
+	$(DEVICE_VENV)/bin/python $(PYTEST) tests/deploy/test_arm64.py -k trixie
 
 # Every device test on the newest Python this x86 machine gets: Debian trixie's own Python 3.13
 # and python3-numpy 2.2, unpacked into .cache/trixie-amd64 and run natively on their own loader
@@ -388,4 +400,4 @@ TRIXIE_AMD64 := .cache/trixie-amd64
 
 test-device-trixie:
 	tests/device/debian_venv.sh trixie $(TRIXIE_AMD64)
-	$(TRIXIE_AMD64)/venv/bin/python -m pytest tests/device
+	$(TRIXIE_AMD64)/venv/bin/python $(PYTEST) tests/device
