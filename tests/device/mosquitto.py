@@ -169,6 +169,7 @@ class Received:
     topic: str
     payload: bytes
     retain: bool
+    dup: bool = False  # the broker's redelivery of a message it had sent before (MQTT's DUP flag)
 
     def json(self) -> dict:
         return json.loads(self.payload)
@@ -224,7 +225,7 @@ class Subscriber:
             client.subscribe([(topic, 1) for topic in self.topics])
 
     def _on_message(self, _client, _userdata, message) -> None:
-        received = Received(message.topic, bytes(message.payload), bool(message.retain))
+        received = Received(message.topic, bytes(message.payload), bool(message.retain), bool(message.dup))
         seq = received.seq()
         with self._cond:
             self.messages.append(received)
