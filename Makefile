@@ -103,9 +103,10 @@ test: system-tools test-device test-workstation test-deploy test-min-versions te
 # The suites run on two pytest-xdist workers: most tests wait on one core (Keras tracing, a
 # subprocess, a broker), so two at a time nearly halve the wall time on a 2-core machine. Whole
 # files go to one worker (loadfile), so a module's fixtures are built once. PYTEST_WORKERS=0
-# runs in this process, for a debugger.
+# runs in this process, for a debugger. The ten slowest tests of each suite are listed at its
+# end, so the CI log shows where its time goes.
 PYTEST_WORKERS ?= 2
-PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=10
 
 test-device: $(DEVICE_VENV)/.done
 	$(DEVICE_VENV)/bin/python $(PYTEST) tests/device
