@@ -96,8 +96,9 @@ demo: $(DEVICE_VENV)/.done
 	@echo "annotated image: $(DEMO_OUT)/astronaut.annotated.png"
 
 # Everything CI runs: the device (lean venv, again on the lowest declared versions, numpy 1.24
-# as Raspberry Pi OS Bookworm ships it among them, and on Debian trixie's Python 3.13 with numpy 2), the workstation side, the deploy,
-# and the device in emulated arm64 userlands (Raspberry Pi OS Bookworm, and Debian trixie).
+# as Raspberry Pi OS Bookworm ships it among them, and on Debian trixie's Python 3.13 with
+# numpy 2), the workstation side, the deploy, and the device in emulated arm64 userlands
+# (Raspberry Pi OS Bookworm, and Debian trixie).
 test: system-tools test-device test-workstation test-deploy test-min-versions test-arm64 test-arm64-trixie test-device-trixie
 
 # The suites run on two pytest-xdist workers: most tests wait on one core (Keras tracing, a

@@ -30,7 +30,8 @@ def build_augmenter(seed: int) -> keras.Sequential:
     )
 
 
-def rectangle_masks(top, bottom, left, right, height, width):
+def rectangle_masks(top: tf.Tensor, bottom: tf.Tensor, left: tf.Tensor, right: tf.Tensor,
+                    height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
     """Per face, True inside its rectangle [top, bottom) x [left, right): shape (N, H, W, 1)."""
     rows = tf.reshape(tf.range(height), (1, -1, 1, 1))
     cols = tf.reshape(tf.range(width), (1, 1, -1, 1))
