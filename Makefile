@@ -20,8 +20,8 @@ TRAIN_FERPLUS8 := emotion-train train --arch edge-wide --label-set ferplus8 --la
 	--epochs 100 --out $(RUNS)/ferplus8
 TRAIN_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer2013 --epochs 40 \
 	--lr 1e-3 --init-from $(RUNS)/ferplus8/model.keras --out $(RUNS)/fer7
-# The shipped FER+ network is the 100-epoch run with the prior correction folded into its head
-# (tau 0.25, chosen on the validation split: 80.91% -> 81.30%, docs/accuracy/prior.md).
+# The prior correction folded into the FER+ network's head (tau 0.25, chosen on the validation
+# split of the 100-epoch run: 80.91% -> 81.30%, docs/accuracy/prior.md).
 PRIOR_TAU := 0.25
 # A candidate recipe (`make candidates`, runs/final), built from what the levers kept
 # (docs/accuracy): 60 epochs (the 100-epoch run peaked at 59), label smoothing, the prior
@@ -38,9 +38,11 @@ MERGED_FERPLUS8 := $(FINAL_RECIPE_FERPLUS8) --val-fraction 0 --out $(RUNS)/final
 FINAL_FER7 := emotion-train train --arch edge-wide --label-set fer7 --labels fer2013 --epochs 40 \
 	--lr 1e-3 --label-smoothing 0.1 --init-from $(RUNS)/final/ferplus8/model.keras --out $(RUNS)/final/fer7
 MODELS := emotion5 fer7 ferplus8
-# What ships: the FER+ network with the correction folded in, and fer7 from the lever that beat
-# the 40-epoch fer7 run on the validation split (fer7-short, 15 epochs: 66.68% against 66.05%).
-SHIPPED_FERPLUS8 := $(RUNS)/ferplus8-prior
+# What ships: the FER+ network trained on all of Training with the candidate recipe (ferplus8-all,
+# the correction folded in by --prior-correction), as pre-registered in docs/accuracy before its
+# PublicTest was read; and fer7 from the lever that beat the 40-epoch fer7 run on the validation
+# split (fer7-short, 15 epochs: 66.68% against 66.05%).
+SHIPPED_FERPLUS8 := $(RUNS)/final/ferplus8-all
 SHIPPED_FER7 := $(RUNS)/levers/fer7-short
 
 .PHONY: demo-video timeline help setup demo test soak system-tools test-device test-min-versions test-workstation lint train convert report models study study-tables finetune-example bench clean deploy test-deploy test-arm64 test-arm64-trixie test-device-trixie results-table levers levers-table levers-fer7 candidates equalize-sweep
@@ -130,7 +132,7 @@ system-tools:
 
 # A finished run is never retrained (its run.json is the target); remove the run folder, or
 # pass RUNS=another/folder, to train from scratch.
-train: $(RUNS)/ferplus8/run.json $(RUNS)/fer7/run.json $(SHIPPED_FER7)/run.json
+train: $(RUNS)/ferplus8/run.json $(RUNS)/fer7/run.json $(SHIPPED_FERPLUS8)/run.json $(SHIPPED_FER7)/run.json
 
 candidates: $(RUNS)/final/ferplus8/run.json $(RUNS)/final/fer7/run.json $(RUNS)/final/ferplus8-all/run.json
 
@@ -148,9 +150,6 @@ $(RUNS)/ferplus8/run.json: | $(VENV)/.done
 
 $(RUNS)/fer7/run.json: | $(RUNS)/ferplus8/run.json
 	$(WORKSTATION) $(TRAIN_FER7)
-
-$(RUNS)/ferplus8-prior/run.json: | $(RUNS)/ferplus8/run.json
-	$(WORKSTATION) emotion-train fold-prior $(RUNS)/ferplus8 --tau $(PRIOR_TAU) --out $(RUNS)/ferplus8-prior
 
 # The levers of issue 11: each a shorter run of the same network with one change, judged on the
 # validation split only (--no-test: PublicTest stays unread), against the same recipe without
