@@ -6,7 +6,14 @@ import subprocess
 import sys
 
 from emotion_device.bench.model_latency import TTA_VARIANT
-from emotion_device.bench.report import compare, format_tables, tta_cost
+from emotion_device.bench.report import (
+    compare,
+    format_tables,
+    int8_simd,
+    machine_info,
+    machine_slug,
+    tta_cost,
+)
 from tests.conftest import MODELS
 
 
@@ -45,6 +52,7 @@ def test_bench_produces_every_figure_as_json(face_photos, tmp_path):
     assert 0 < low < high
     saved = list(tmp_path.glob("*.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text())["schema"] == 1
+    assert saved[0].stem == machine_slug(data["machine"]) and "int8_simd" in data["machine"]
 
 
 def test_compare_flags_only_regressions_beyond_the_tolerance():
@@ -60,3 +68,28 @@ def test_compare_flags_only_regressions_beyond_the_tolerance():
     assert len(found) == 2
     assert any("p50_ms" in line and "+30%" in line for line in found)
     assert any("fps" in line and "-20%" in line for line in found)
+
+
+def test_two_cpus_of_one_name_but_other_int8_features_save_apart():
+    """Cloud CPUs share names across generations ("AMD EPYC"); their int8 speed does not."""
+    zen4 = "model name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 avx512f avx512_vnni\n"
+    zen2 = "model name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2\n"
+    pi5 = "Features\t: fp asimd evtstrm aes crc32 asimddp\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n"
+    assert int8_simd(zen4) == ["avx512_vnni", "avx512f", "avx2"]
+    assert int8_simd(zen2) == ["avx2"]
+    assert int8_simd(pi5) == ["asimddp", "asimd"]
+    assert int8_simd("model name: a CPU without a flags line") == []
+    epyc = {"arch": "x86_64", "cpu": "AMD EPYC"}
+    assert machine_slug({**epyc, "int8_simd": int8_simd(zen4)}) == "x86-64-amd-epyc-avx512-vnni"
+    assert machine_slug({**epyc, "int8_simd": int8_simd(zen2)}) == "x86-64-amd-epyc-avx2"
+    # A benchmark saved before the features were recorded keeps the name it was saved under.
+    assert machine_slug(epyc) == "x86-64-amd-epyc"
+
+
+def test_this_machine_reports_its_int8_features():
+    """Read from the real /proc/cpuinfo: every x86-64 CPU a wheel of ai-edge-litert runs on has
+    AVX2 at least, and every arm64 one has ASIMD."""
+    info = machine_info()
+    baseline = {"x86_64": "avx2", "aarch64": "asimd"}[info["arch"]]
+    assert baseline in info["int8_simd"]
+    assert machine_slug(info).endswith("-" + info["int8_simd"][0].replace("_", "-"))

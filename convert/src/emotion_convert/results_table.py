@@ -297,8 +297,10 @@ def latency_caption(bench: dict, bench_source: str) -> str:
     machine = bench.get("machine", {})
     runtimes = sorted({r["runtime"] for m in bench.get("models", []) for r in m.get("rows", [])
                        if r.get("variant") == LATENCY_VARIANT and "runtime" in r})
+    simd = machine.get("int8_simd")
+    features = f", int8 SIMD: {' '.join(simd)}" if simd else ""
     where = (f"{machine.get('cpu', 'an unnamed CPU')} ({machine.get('arch', '?')}, "
-             f"{machine.get('cores', '?')} cores)")
+             f"{machine.get('cores', '?')} cores{features})")
     runtime = f" with {', '.join(runtimes)}" if runtimes else ""
     peer = bench.get("peer") or {}
     peer_text = (f" In the same run the `fer` package's model ({peer['model']}) took "
