@@ -103,33 +103,40 @@ def iou(a: list[int], b: list[int]) -> float:
 
 
 def score_tolerance(model: Path) -> float:
-    """How far apart two int8 kernels may put a score for the same pixels: the platforms' kernels
-    may round an intermediate tensor one step apart, and that can move the int8 logits by one
-    step, which moves a softmax score by at most 1/4 of it (p(1 - p) <= 1/4), plus one step of
-    the int8 output. From the model itself, so a re-converted model brings its own bound."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(model))
-    softmax = next(op for op in interpreter._get_ops_details() if op["op_name"] == "SOFTMAX")
-    logits_step = interpreter.get_tensor_details()[softmax["inputs"][0]]["quantization"][0]
-    output_step = interpreter.get_output_details()[0]["quantization"][0]
-    return logits_step / 4 + output_step
+    """How far apart two int8 kernels may put a score for the same pixels. Arm's and x86's
+    XNNPACK kernels requantize every layer with other rounding, so each platform's scores are
+    their own int8 approximation of the float network's, one step apart here and there in ten
+    layers. That is the same kind of error as int8 against float, which the conversion measured
+    over thousands of faces: the card's largest score difference (`max_abs_score_diff`) is the
+    scale. From the model's card, so a re-converted model brings its own bound."""
+    card = json.loads(model.with_suffix(".json").read_text())
+    return card["metrics"]["test"]["max_abs_score_diff"]
 
 
 SCORE_TOLERANCE = score_tolerance(MODELS / f"{DEFAULT_MODEL}.tflite")
 
 
+def top_two(face: dict) -> list[str]:
+    return sorted(face["scores"], key=face["scores"].get, reverse=True)[:2]
+
+
 def assert_same_faces(arm: list[dict], x86: list[dict], scores: bool = True) -> None:
     """Same number of faces; each arm64 face overlaps one x86 face, with its label (and, where
-    both platforms crop exactly the same pixels, its scores within int8 rounding)."""
+    both platforms crop exactly the same pixels, its scores within int8 rounding). A face whose
+    best two scores on x86 are within twice the tolerance is a near-tie that the two kernels may
+    settle either way: there the arm64 label must be one of those two."""
     assert len(arm) == len(x86)
     for face in arm:
         twin = max(x86, key=lambda other: iou(face["box"], other["box"]))
         assert iou(face["box"], twin["box"]) > 0.8, (face["box"], twin["box"])
-        assert face["label"] == twin["label"]
+        first, second = top_two(twin)
+        if twin["scores"][first] - twin["scores"][second] <= 2 * SCORE_TOLERANCE:
+            assert face["label"] in (first, second), (face, twin)
+        else:
+            assert face["label"] == twin["label"], (face, twin)
         if scores:
             for label, score in face["scores"].items():
-                assert abs(score - twin["scores"][label]) <= SCORE_TOLERANCE
+                assert abs(score - twin["scores"][label]) <= SCORE_TOLERANCE, (label, face, twin)
 
 
 def by_image(stdout: str) -> dict[str, list[dict]]:
