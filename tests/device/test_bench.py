@@ -87,8 +87,8 @@ def test_two_cpus_of_one_name_but_other_int8_features_save_apart():
 
 
 def test_this_machine_reports_its_int8_features():
-    """Read from the real /proc/cpuinfo: every x86-64 CPU a wheel of ai-edge-litert runs on has
-    AVX2 at least, and every arm64 one has ASIMD."""
+    """Read from the real /proc/cpuinfo: the x86-64 CPUs this project is tested on (any made
+    since about 2015) have AVX2, and every arm64 CPU has ASIMD."""
     info = machine_info()
     baseline = {"x86_64": "avx2", "aarch64": "asimd"}[info["arch"]]
     assert baseline in info["int8_simd"]

@@ -29,7 +29,8 @@ def pi_estimates(macs: int) -> dict:
 # The CPU features that set int8 inference speed, best first per architecture. A CPU with int8
 # dot products (AMX, VNNI; Arm's I8MM and SDOT) runs a wide int8 network several times faster,
 # relative to a small one, than a CPU without them: one cloud "AMD EPYC" timed emotion5 at
-# 0.27 ms (AVX-512 VNNI) and another at 2.4 ms (AVX2 only). So the feature is part of the machine.
+# 0.27 ms (AVX-512 VNNI) and another at 2.0-2.4 ms (AVX2 only). So the feature is part of the
+# machine.
 INT8_SIMD = ("amx_int8", "avx512_vnni", "avx_vnni", "avx512f", "avx2", "i8mm", "asimddp", "asimd")
 
 
