@@ -156,8 +156,10 @@ $(RUNS)/fer7/run.json: | $(RUNS)/ferplus8/run.json
 # it (`base`). Each run resumes like any other; `make levers` runs the missing ones and writes
 # their comparison to docs/accuracy/levers.md. `distill` learns from an ensemble of finished runs.
 # The order puts the regularizing levers first: the 100-epoch run overfits from epoch ~55.
+# `separable` is the network for CPUs without int8 dot products (the last flag wins over
+# LEVER_RUN's --arch): what meeting the latency rule there costs in accuracy.
 LEVER_EPOCHS ?= 30
-LEVERS ?= base mixup distill erasing smoothing sgd decay ema ema-refreshed cutmix
+LEVERS ?= base mixup distill erasing smoothing sgd decay ema separable ema-refreshed cutmix
 LEVER_RUN := emotion-train train --arch edge-wide --label-set ferplus8 --labels ferplus-soft \
 	--epochs $(LEVER_EPOCHS) --no-test
 LEVER_FLAGS_base :=
@@ -166,6 +168,7 @@ LEVER_FLAGS_mixup := --mixup 0.2
 # CutMix's own setting (Yun et al., 2019): the pasted share is uniform, Beta(1, 1).
 LEVER_FLAGS_cutmix := --cutmix 1.0
 LEVER_FLAGS_erasing := --erasing 0.5
+LEVER_FLAGS_separable := --arch edge-separable
 LEVER_FLAGS_smoothing := --label-smoothing 0.1
 # AdamW's decay is scaled by the rate: at 1e-4 (the default) it shrinks the weights by under 1%
 # over a whole run, so it is in effect off; 0.05 is the usual decoupled value.

@@ -150,3 +150,32 @@ def test_a_finished_run_is_not_overwritten(run_dir, data_dir, capsys):
                        "--data-dir", str(data_dir)]) == 2
     assert "holds a finished run" in capsys.readouterr().err
     assert (run_dir / "history.csv").read_text() == history
+
+
+def test_the_separable_network_trains_converts_and_runs_as_full_int8(tmp_path, data_dir):
+    """edge-separable, the network for CPUs without int8 dot products: its depthwise and
+    pointwise convolutions become int8 kernels, and equalization rescales only through the
+    pointwise ones (a depthwise convolution is followed by its own BatchNormalization)."""
+    run = tmp_path / "run"
+    assert train_main(["train", "--arch", "edge-separable", "--label-set", "ferplus8",
+                       "--labels", "ferplus-soft", "--out", str(run), "--limit", "256",
+                       "--val-limit", "128", "--epochs", "1",
+                       "--data-dir", str(data_dir), "--no-jit", "--no-test"]) == 0
+    assert convert_main([str(run / "model.keras"), "--name", "separable", "--out-dir", str(tmp_path),
+                         "--calibration", "64", "--data-dir", str(data_dir), "--min-agreement", "0"]) == 0
+    classifier = EmotionClassifier(tmp_path / "separable.tflite")
+    assert classifier.card.architecture["macs"] == 12_567_808
+    assert classifier.card.architecture["parameters"] == 547_976
+
+    ops = classifier.interpreter._get_ops_details()
+    tensors = {tensor["index"]: tensor for tensor in classifier.interpreter.get_tensor_details()}
+    convolutions = [op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert sum(op["op_name"] == "DEPTHWISE_CONV_2D" for op in convolutions) == 7
+    assert all(tensors[op["inputs"][1]]["dtype"] == np.int8 for op in convolutions)
+    assert all(tensors[op["outputs"][0]]["dtype"] == np.int8 for op in convolutions)
+
+    pairs = classifier.card.training["conversion"]["activation_equalization"]["pairs"]
+    assert pairs and all(pair["consumer"].endswith("_pw") or pair["consumer"] == "scores" for pair in pairs)
+    scores = classifier.scores(np.full((2, 48, 48, 1), 128, np.float32))
+    assert scores.shape == (2, 8)
+    np.testing.assert_allclose(scores.sum(1), 1.0, atol=0.03)

@@ -1,4 +1,5 @@
-"""`emotion-train ensemble`: runs scored alone and averaged on the validation split they share."""
+"""`emotion-train ensemble`: runs scored alone and averaged on the validation split they share,
+each with flip and ten-crop averaging."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from emotion_train.ensemble import score_ensembles
 from emotion_train.evaluate import load_predictor
 from emotion_train.metrics import classification_metrics
 from emotion_train.run_data import run_datasets
+from emotion_train.ten_crop import ten_crop_views
 
 
 def _tiny(out, data_dir, *extra: str):
@@ -42,6 +44,11 @@ def test_each_run_and_their_average_are_scored_on_the_shared_validation_split(ti
         assert (row.accuracy, row.macro_f1) == (metrics["accuracy"], metrics["macro_f1"])
     flipped = load_predictor(tiny_run / "model.keras", tta_flip=True).predict(val.x)
     assert rows[0].flip_accuracy == classification_metrics(val.y, flipped, val.labels)["accuracy"]
+    predictor = load_predictor(second_run / "model.keras")
+    cropped = np.mean([predictor.predict(view) for view in ten_crop_views(val.x)], axis=0)
+    expected = classification_metrics(val.y, cropped, val.labels)
+    assert (rows[1].ten_crop_accuracy, rows[1].ten_crop_macro_f1) == (expected["accuracy"],
+                                                                       expected["macro_f1"])
 
 
 def test_runs_selected_on_other_faces_are_refused(tiny_run, tmp_path, data_dir):

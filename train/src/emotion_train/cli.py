@@ -84,9 +84,11 @@ examples:
   emotion-train ensemble runs/ferplus8 runs/levers/base runs/levers/mixup
   emotion-train ensemble runs/ferplus8 runs/levers/base --out docs/accuracy/ensemble.md
   emotion-train ensemble runs/ferplus8 runs/levers/base --json
+  emotion-train ensemble runs/levers/fer7-short --out docs/accuracy/ten-crop-fer7.md
 
 Every run must have selected on the same validation faces (the split's row hash in run.json);
-scores are averaged softmax outputs. PublicTest is never read.
+scores are averaged softmax outputs. Ten-crop averaging scores the four corner crops and the
+centre crop (44x44, resized back to 48) and their mirror images. PublicTest is never read.
 """
 
 PRIOR_EXAMPLES = """\
@@ -270,7 +272,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 def _add_ensemble(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ensemble", help="score finished runs alone and averaged together on their "
-                                        "shared validation split (choosing distillation teachers)",
+                                        "shared validation split, each also with flip and ten-crop "
+                                        "averaging (choosing distillation teachers and test-time averaging)",
                        epilog=ENSEMBLE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(handler=run_ensemble)
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="finished run folders (1 to 6)")

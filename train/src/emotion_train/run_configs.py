@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # emotion_train.architectures.ARCHITECTURES builds these
-ARCHITECTURE_NAMES = ("baseline", "edge", "edge-deep", "edge-wide")
+ARCHITECTURE_NAMES = ("baseline", "edge", "edge-deep", "edge-wide", "edge-separable")
 PUBLIC_TEST = "publictest"
 VALIDATION_SPLIT = "the validation split"  # how reports name the split carved from Training
 
