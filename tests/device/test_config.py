@@ -37,8 +37,9 @@ jsonl = "/var/log/emotion-edge/faces.jsonl"
     ("[detector]\nevery_m = 2", r"unknown key 'detector.every_m' \(did you mean detector.every_n\?\)"),
     ('[detector]\nevery_n = "5"', r"'detector.every_n' must be int, got '5'"),
     ("[detector.haar]\nmin_size = true", r"'detector.haar.min_size' must be int, got True"),
-    ('[model]\ntta_flip = "yes"', r"'model.tta_flip' must be bool, got 'yes'"),
-    ("[model]\ntta_flip = 1", r"'model.tta_flip' must be bool, got 1"),
+    ('[model]\ntta = "yes"', r"'model.tta' must be one of"),
+    ("[model]\ntta = true", r"'model.tta' must be str, got True"),
+    ("[model]\ntta_flip = true", r"unknown key 'model.tta_flip' \(replaced by model.tta = \"flip\"\)"),
     ("[detector]\nevery_n = 0", r"'detector.every_n' must be at least 1, got 0"),
     ("[smoothing]\nalpha = 2.0", r"'smoothing.alpha' must be more than 0 and at most 1, got 2.0"),
     ('source = "0"', r"\[source\] must be a table"),
@@ -61,11 +62,12 @@ def test_parse_config_accepts_a_dict():
     assert parse_config({"model": {"threads": 2}}).model.threads == 2
 
 
-def test_model_tta_flip_is_off_by_default_and_parses(tmp_path):
-    assert Config().model.tta_flip is False
+def test_model_tta_is_off_by_default_and_parses(tmp_path):
+    assert Config().model.tta == "off"
     path = tmp_path / "config.toml"
-    path.write_text("[model]\ntta_flip = true\n")
-    assert load_config(path).model.tta_flip is True
+    for mode in ("flip", "ten-crop"):
+        path.write_text(f'[model]\ntta = "{mode}"\n')
+        assert load_config(path).model.tta == mode
 
 
 def test_the_example_config_is_valid_and_shows_the_defaults():

@@ -24,7 +24,7 @@ def test_an_eight_class_teacher_is_restricted_to_the_students_classes(faces):
     soft = teacher_scores([TEACHER], faces.x, faces.labels)
     assert soft.shape == (48, 5)
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
-    full = load_predictor(TEACHER, tta_flip=True)
+    full = load_predictor(TEACHER, tta="flip")
     eight = full.predict(faces.x)[:, [full.info.labels.index(label) for label in faces.labels]]
     np.testing.assert_allclose(soft, eight / eight.sum(axis=1, keepdims=True), atol=1e-5)
     assert np.mean(soft.argmax(1) == faces.y) > 0.6, "a trained teacher mostly agrees with FER+"

@@ -9,12 +9,13 @@ import shutil
 import numpy as np
 import pytest
 
+from emotion_device.preprocess import to_model_input
+from emotion_device.tta import ten_crop_views
 from emotion_train.cli import main as train_main
 from emotion_train.ensemble import score_ensembles
 from emotion_train.evaluate import load_predictor
 from emotion_train.metrics import classification_metrics
 from emotion_train.run_data import run_datasets
-from emotion_train.ten_crop import ten_crop_views
 
 
 def _tiny(out, data_dir, *extra: str):
@@ -42,10 +43,11 @@ def test_each_run_and_their_average_are_scored_on_the_shared_validation_split(ti
     for row, expected in zip(rows, (scores[0], scores[1], scores[0] + scores[1])):
         metrics = classification_metrics(val.y, expected, val.labels)
         assert (row.accuracy, row.macro_f1) == (metrics["accuracy"], metrics["macro_f1"])
-    flipped = load_predictor(tiny_run / "model.keras", tta_flip=True).predict(val.x)
+    flipped = load_predictor(tiny_run / "model.keras", tta="flip").predict(val.x)
     assert rows[0].flip_accuracy == classification_metrics(val.y, flipped, val.labels)["accuracy"]
     predictor = load_predictor(second_run / "model.keras")
-    cropped = np.mean([predictor.predict(view) for view in ten_crop_views(val.x)], axis=0)
+    views = ten_crop_views(to_model_input(val.x)[..., 0])  # raw float pixels, as the device crops them
+    cropped = np.mean([predictor.predict(view) for view in views], axis=0)
     expected = classification_metrics(val.y, cropped, val.labels)
     assert (rows[1].ten_crop_accuracy, rows[1].ten_crop_macro_f1) == (expected["accuracy"],
                                                                        expected["macro_f1"])

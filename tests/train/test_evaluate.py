@@ -9,6 +9,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from emotion_device.labels import LABEL_SETS
 from emotion_device.preprocess import to_model_input
+from emotion_device.tta import ten_crop_views
 from emotion_train.cli import main as train_main
 from emotion_train.evaluate import evaluate_model, load_predictor, public_test
 
@@ -19,11 +20,11 @@ def _evaluate(model, out, data_dir, *extra):
     return json.loads((out / "report.json").read_text())
 
 
-def _check_against_direct_scores(report, model, data_dir, limit, tta_flip=False):
+def _check_against_direct_scores(report, model, data_dir, limit, tta="off"):
     context = report["context"]
-    assert context["tta_flip"] is tta_flip
+    assert context["tta"] == tta
     val = public_test(context["label_set"], context["label_source"], str(data_dir), limit)
-    scores = load_predictor(model, tta_flip=tta_flip).predict(val.x)
+    scores = load_predictor(model, tta=tta).predict(val.x)
     assert report["n"] == len(val) == limit
     assert report["accuracy"] == pytest.approx(accuracy_score(val.y, scores.argmax(1)), abs=1e-4)
     one_hot = np.eye(len(val.labels))[val.y]
@@ -55,15 +56,15 @@ def test_evaluate_the_int8_tflite_model_through_the_device_classifier(bundled_mo
 
 
 def test_evaluate_with_tta_flip_averages_each_face_with_its_mirror_image(bundled_model, tmp_path, data_dir):
-    """--tta-flip on a .tflite runs the device classifier with tta_flip, the Pi's own code path."""
-    report = _evaluate(bundled_model, tmp_path, data_dir, "--limit", "200", "--tta-flip")
-    assert "- tta_flip: True" in (tmp_path / "report.md").read_text()
-    _check_against_direct_scores(report, bundled_model, data_dir, 200, tta_flip=True)
+    """--tta flip on a .tflite runs the device classifier with tta="flip", the Pi's own code path."""
+    report = _evaluate(bundled_model, tmp_path, data_dir, "--limit", "200", "--tta", "flip")
+    assert "- tta: flip" in (tmp_path / "report.md").read_text()
+    _check_against_direct_scores(report, bundled_model, data_dir, 200, tta="flip")
     context = report["context"]
     val = public_test(context["label_set"], context["label_source"], str(data_dir), 200)
     plain = load_predictor(bundled_model)
     mean = (plain.predict(val.x) + plain.predict(val.x[:, :, ::-1])) / 2  # [N,H,W]: W is left-right
-    np.testing.assert_allclose(load_predictor(bundled_model, tta_flip=True).predict(val.x), mean, atol=1e-6)
+    np.testing.assert_allclose(load_predictor(bundled_model, tta="flip").predict(val.x), mean, atol=1e-6)
     assert not np.allclose(mean, plain.predict(val.x), atol=1e-3)
 
 
@@ -71,14 +72,27 @@ def test_evaluate_a_keras_model_with_tta_flip(tiny_run, tmp_path, data_dir):
     import keras
 
     model = tiny_run / "model.keras"
-    report = _evaluate(model, tmp_path, data_dir, "--limit", "100", "--tta-flip")
+    report = _evaluate(model, tmp_path, data_dir, "--limit", "100", "--tta", "flip")
     context = report["context"]
     val = public_test(context["label_set"], context["label_source"], str(data_dir), 100)
     x = to_model_input(val.x)
     network = keras.models.load_model(model)
     mean = (network.predict(x, verbose=0) + network.predict(x[:, :, ::-1], verbose=0)) / 2
-    assert context["tta_flip"] is True
+    assert context["tta"] == "flip"
     assert report["accuracy"] == pytest.approx(accuracy_score(val.y, mean.argmax(1)), abs=1e-4)
+
+
+def test_evaluate_ten_crops_scores_the_devices_views(bundled_model, tmp_path, data_dir):
+    """--tta ten-crop on a .tflite averages the device classifier's scores of the ten views."""
+    report = _evaluate(bundled_model, tmp_path, data_dir, "--limit", "100", "--tta", "ten-crop")
+    _check_against_direct_scores(report, bundled_model, data_dir, 100, tta="ten-crop")
+    context = report["context"]
+    val = public_test(context["label_set"], context["label_source"], str(data_dir), 100)
+    plain = load_predictor(bundled_model)
+    views = ten_crop_views(to_model_input(val.x)[..., 0])  # raw float pixels, as the device crops them
+    mean = np.mean([plain.predict(view) for view in views], axis=0)
+    np.testing.assert_allclose(load_predictor(bundled_model, tta="ten-crop").predict(val.x), mean, atol=1e-6)
+    assert not np.allclose(mean, plain.predict(val.x), atol=1e-3)
 
 
 def test_evaluate_refuses_a_label_set_the_model_does_not_score(bundled_model, tmp_path, data_dir):

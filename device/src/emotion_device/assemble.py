@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 
 def build_pipeline(config: Config) -> FacePipeline:
     classifier = EmotionClassifier(resolve_model(config.model.name), num_threads=config.model.threads,
-                                   tta_flip=config.model.tta_flip)
+                                   tta=config.model.tta)
     log.info("model %s (%s) on %s %s%s", classifier.card.name, ", ".join(classifier.labels),
              classifier.runtime.name, classifier.runtime.version,
-             ", flip TTA on" if classifier.tta_flip else "")
+             f", {classifier.tta} TTA on" if classifier.tta != "off" else "")
     detector = create_detector(config.detector.name, config.detector.options())
     return FacePipeline(detector, classifier)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from emotion_device.model_card import ModelCard, ModelCardError, load_verified_card
 from emotion_device.runtime import RuntimeInfo, make_interpreter
+from emotion_device.tta import TTA_MODES, tta_views
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +21,19 @@ class EmotionClassifier:
     float models. Several faces are classified in one invoke by resizing the batch dimension,
     which LiteRT supports for these models; the resize happens only when N changes.
 
-    `tta_flip` (off by default) averages each face's scores with those of its left-right
-    mirror image. FER expressions are close to left-right symmetric, so the mirror shows the
-    same expression while the network's errors on the two are only partly correlated;
-    averaging them lowers the variance of the scores. The N faces and their N mirrors go
-    through one invoke of batch 2N, so it costs about twice the classifier time per face;
-    face detection costs the same. A face and its mirror image get the same scores with it on.
+    `tta` (off by default) averages each face's scores over test-time views of it
+    (`emotion_device.tta`): "flip" adds its left-right mirror image, "ten-crop" scores the
+    four corner crops and the centre crop and their mirror images. All views of all faces go
+    through one invoke, so the classifier time per face grows with the view count (2 or 10);
+    face detection costs the same.
     """
 
     def __init__(self, model_path: Path, num_threads: int = 1, runtime: str | None = None,
-                 verify: bool = True, tta_flip: bool = False) -> None:
+                 verify: bool = True, tta: str = "off") -> None:
+        if tta not in TTA_MODES:
+            raise ValueError(f"unknown test-time augmentation {tta!r}; choose from {', '.join(TTA_MODES)}")
         self.model_path = Path(model_path)
-        self.tta_flip = tta_flip
+        self.tta = tta
         self.card: ModelCard = load_verified_card(self.model_path) if verify else ModelCard.load(
             self.model_path.with_suffix(".json"))
         self.interpreter, self.runtime = make_interpreter(self.model_path, num_threads, runtime)
@@ -87,15 +89,15 @@ class EmotionClassifier:
     def scores(self, faces: np.ndarray) -> np.ndarray:
         """float32 [N,48,48,1] -> float32 [N,C] class scores in card order.
 
-        With `tta_flip`, the mean of the scores of each face and of its mirror image.
+        With `tta`, the mean of the scores of each face's views.
         """
         faces = np.asarray(faces, dtype=np.float32)
         if faces.ndim == 3:
             faces = faces[None]
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        if not self.tta_flip:
+        if self.tta == "off":
             return self._invoke(faces)
-        both = self._invoke(np.concatenate([faces, faces[:, :, ::-1]]))
-        n = len(faces)
-        return (both[:n] + both[n:]) / 2
+        views = tta_views(faces[..., 0], self.tta)
+        scores = self._invoke(np.concatenate(views)[..., None])
+        return scores.reshape(len(views), len(faces), -1).mean(axis=0)

@@ -17,6 +17,7 @@ from emotion_device.errors import UserError
 from emotion_device.images import ImageReadError, read_image
 from emotion_device.models import DEFAULT_MODEL
 from emotion_device.sources import SourceError
+from emotion_device.tta import TTA_MODES
 
 log = logging.getLogger("emotion_device")
 
@@ -57,16 +58,17 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=sorted(DETECTORS),
                    help=f"face detector (default: {DetectorSection.name})")
     p.add_argument("--threads", type=_at_least_one, help="interpreter threads (default: 1)")
-    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="average each face's scores with its mirror image's: steadier scores at "
-                        "twice the classifier time (default: the config's model.tta_flip, off)")
+    p.add_argument("--tta", choices=TTA_MODES,
+                   help="average each face's scores over test-time views: flip (its mirror image, "
+                        "2x the classifier time) or ten-crop (corner and centre crops and their "
+                        "mirrors, 10x) (default: the config's model.tta, off)")
 
 
 def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
     """CLI flags win over the config file."""
     overrides = {
         ("model", "name"): args.model, ("model", "threads"): args.threads,
-        ("model", "tta_flip"): args.tta_flip,
+        ("model", "tta"): args.tta,
         ("detector", "name"): args.detector,
         ("source", "uri"): getattr(args, "source", None),
         ("device", "id"): getattr(args, "device_id", None),

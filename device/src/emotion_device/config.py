@@ -27,6 +27,7 @@ from emotion_device.options import OptionError, Options, field_types, option
 from emotion_device.smoothing import SmoothingOptions
 from emotion_device.sources.base import parse_start_time
 from emotion_device.tracking import TrackerOptions
+from emotion_device.tta import TTA_MODES
 
 
 class ConfigError(UserError, ValueError):
@@ -78,7 +79,9 @@ class DetectorSection(Options):
 class ModelSection(Options):
     name: str = option("emotion5", pattern=r".+", expected="a bundled model name or a .tflite path")
     threads: int = option(1, ge=1)
-    tta_flip: bool = False  # average each face with its mirror image: 2x classifier time
+    # average each face's scores over test-time views: "flip" (2x the classifier time per face)
+    # or "ten-crop" (10x); emotion_device.tta
+    tta: str = option("off", choices=TTA_MODES)
 
 
 @dataclass
@@ -96,6 +99,9 @@ class OutputSection(Options):
 
 
 MIN_ROTATE_BYTES = 4096
+
+# Keys an older release read, and what replaced each: one clear line instead of a guess.
+RENAMED = {"model.tta_flip": 'replaced by model.tta = "flip"'}
 
 
 @dataclass
@@ -135,6 +141,7 @@ def _build(cls: type, table: Any, key: str, source: str) -> Any:
         if name not in fields:
             close = difflib.get_close_matches(name, list(fields), n=1)
             hint = f" (did you mean {key + '.' if key else ''}{close[0]}?)" if close else ""
+            hint = f" ({RENAMED[dotted]})" if dotted in RENAMED else hint
             raise ConfigError(f"{source}: unknown key '{dotted}'{hint}")
         nested = _section_type(cls, name)
         values[name] = _build(nested, value, dotted, source) if nested is not None else value

@@ -49,13 +49,13 @@ class Doctor:
 
         path = resolve_model(self.config.model.name)
         self.classifier = EmotionClassifier(path, num_threads=self.config.model.threads,
-                                            tta_flip=self.config.model.tta_flip)
+                                            tta=self.config.model.tta)
         card = self.classifier.card
         block = card.metrics.get("test") or card.metrics.get("val") or {}
         accuracy = block.get("int8", {}).get("accuracy")
         split = block.get("split", "validation")
         shown = f", int8 accuracy {accuracy:.1%} on {split}" if accuracy is not None else ""
-        tta = "; flip TTA on" if self.config.model.tta_flip else ""
+        tta = f"; {self.config.model.tta} TTA on" if self.config.model.tta != "off" else ""
         return f"{path} ({card.name}: {', '.join(card.labels)}; sha256 matches the card{shown}{tta})"
 
     def check_interpreter(self) -> str:

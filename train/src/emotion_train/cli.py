@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from emotion_device.labels import LABEL_SETS
+from emotion_device.tta import TTA_MODES
 from emotion_train.fer2013 import LABEL_SOURCES
 from emotion_train.run_configs import (
     ARCHITECTURE_NAMES,
@@ -63,7 +64,7 @@ examples:
   emotion-train evaluate --model models/emotion5.tflite --out reports/emotion5-int8
   emotion-train evaluate --model runs/emotion5/model.keras --out reports/emotion5-float
   emotion-train evaluate --model models/fer7.tflite --labels fer2013 --out reports/fer7
-  emotion-train evaluate --model models/emotion5.tflite --tta-flip --out reports/emotion5-tta
+  emotion-train evaluate --model models/emotion5.tflite --tta flip --out reports/emotion5-tta
   emotion-train evaluate --model models/mine.tflite --data test_photos/ --write-card --out reports/mine
 
 The label set and source default to the model's card (.tflite, or a .keras beside its card)
@@ -251,9 +252,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", choices=LABEL_SOURCES, help="PublicTest labels; default: the model's")
     p.add_argument("--limit", type=int, help="evaluate on a random slice of N faces")
     p.add_argument("--data-dir", help="folder with fer2013_val.npz")
-    p.add_argument("--tta-flip", action="store_true",
-                   help="average each face's scores with its mirror image's, as the device's "
-                        "model.tta_flip does")
+    p.add_argument("--tta", choices=TTA_MODES, default="off",
+                   help="average each face's scores over its views, as the device's model.tta does: "
+                        "flip (its mirror image) or ten-crop (corner and centre crops and their mirrors)")
 
 
 def _add_compare(sub: argparse._SubParsersAction) -> None:
@@ -400,7 +401,7 @@ def run_evaluate(args: argparse.Namespace, argv: list[str] | None) -> int:
     from emotion_train.evaluate import evaluate_model
 
     report = evaluate_model(args.model, args.out, args.label_set, args.labels, args.data_dir, args.limit,
-                            tta_flip=args.tta_flip, folder=args.data, write_card=args.write_card)
+                            tta=args.tta, folder=args.data, write_card=args.write_card)
     summary = {key: report[key] for key in ("n", "accuracy", "macro_f1")}
     print(json.dumps({**summary, "macro_auc": report["roc_auc"]["macro"], "report": str(args.out)}, indent=2))
     return 0

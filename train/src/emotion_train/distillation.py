@@ -31,7 +31,7 @@ def teacher_scores(teachers: Sequence[str | Path], faces: np.ndarray, labels: tu
     """
     total = np.zeros((len(faces), len(labels)), dtype=np.float64)
     for path in teachers:
-        predictor = load_predictor(Path(path), tta_flip=True)
+        predictor = load_predictor(Path(path), tta="flip")
         own = predictor.info.labels
         if own is None:
             raise ValueError(f"teacher {path}: no run.json or model card says which labels it answers")

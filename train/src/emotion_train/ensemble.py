@@ -3,8 +3,8 @@
 This is how distillation teachers are chosen: an ensemble is worth teaching from only by what
 it adds over its best member, and that is measured where every other choice is made (the
 validation split carved from Training), never on PublicTest. Each row is also scored with flip
-averaging and with ten-crop averaging (`emotion_train.ten_crop`): what test-time averaging adds,
-measured on the same faces.
+averaging and with ten-crop averaging, through the same views as the device's `model.tta`: what
+test-time averaging adds, measured on the same faces.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 from emotion_train.evaluate import load_predictor
 from emotion_train.metrics import classification_metrics
 from emotion_train.run_data import run_datasets
-from emotion_train.ten_crop import ten_crop_views
 
 MAX_RUNS = 6  # every subset of two or more: 57 rows at six runs
+TTA_COLUMNS = ("off", "flip", "ten-crop")  # in EnsembleRow's order
 
 
 @dataclass
@@ -69,22 +69,16 @@ def score_ensembles(runs: list[Path], data_root: str | None = None) -> tuple[str
     assert val is not None  # _shared_split checked the split exists
     described = (f"{len(val)} validation faces ({record['data']['val']['split']}), "
                  f"{record['config']['label_source']} labels")
-    views = ten_crop_views(val.x)
-    plain: dict[Path, np.ndarray] = {}
-    flipped: dict[Path, np.ndarray] = {}
-    cropped: dict[Path, np.ndarray] = {}
+    scores: dict[str, dict[Path, np.ndarray]] = {mode: {} for mode in TTA_COLUMNS}
     for run in runs:
-        predictor = load_predictor(run / "model.keras")
-        scores = predictor.predict(val.x)
-        plain[run] = scores
-        flipped[run] = (scores + predictor.predict(val.x[:, :, ::-1])) / 2
-        cropped[run] = np.mean([predictor.predict(view) for view in views], axis=0)
+        for mode in TTA_COLUMNS:  # the views as the device's classifier makes them
+            scores[mode][run] = load_predictor(run / "model.keras", tta=mode).predict(val.x)
     rows = []
     for size in range(1, len(runs) + 1):
         for members in itertools.combinations(runs, size):
-            scored = [classification_metrics(val.y, np.sum([each[m] for m in members], axis=0), val.labels)
-                      for each in (plain, flipped, cropped)]
-            figures = (metrics[key] for metrics in scored for key in ("accuracy", "macro_f1"))
+            metrics = [classification_metrics(val.y, np.sum([by_run[m] for m in members], axis=0), val.labels)
+                       for by_run in scores.values()]
+            figures = (each[key] for each in metrics for key in ("accuracy", "macro_f1"))
             rows.append(EnsembleRow(tuple(str(m) for m in members), *figures))
     return described, rows
 

@@ -9,9 +9,10 @@ Each model type gets a small adapter with `predict(faces) -> scores`; everything
 scores (labels, data, metrics, report) is one code path. The TFLite adapter is the device's
 own `EmotionClassifier`, so an int8 model is measured exactly as it runs on the Pi.
 
-`tta_flip` measures test-time flip averaging (each face's scores averaged with its mirror
-image's), the device's opt-in `model.tta_flip`: through the device classifier itself for a
-.tflite, and with the same mirror for a .keras model.
+`tta` measures test-time averaging over a face's views ("flip": with its mirror image;
+"ten-crop": corner and centre crops and their mirrors), the device's opt-in `model.tta`:
+through the device classifier itself for a .tflite, and with the same views
+(`emotion_device.tta`) for a .keras model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from emotion_device.labels import LABEL_SETS, label_set
 from emotion_device.model_card import ModelCard, card_path_for
 from emotion_device.preprocess import CropSpec, to_model_input
+from emotion_device.tta import TTA_MODES, tta_views
 from emotion_train.datapaths import VAL_FILE, data_dir
 from emotion_train.fer2013 import LABEL_SOURCES, FaceDataset, load_fer2013_npz
 from emotion_train.image_folder import LABEL_SOURCE as FOLDER_LABELS
@@ -95,11 +97,13 @@ def _info_from_card(path: Path, card: ModelCard, model_type: str) -> ModelInfo:
 class KerasPredictor:
     """A .keras model; described by run.json beside it (a run folder) or a model card (models/)."""
 
-    def __init__(self, path: Path, tta_flip: bool = False) -> None:
+    def __init__(self, path: Path, tta: str = "off") -> None:
         import keras
 
+        if tta not in TTA_MODES:
+            raise ValueError(f"unknown test-time augmentation {tta!r}; choose from {', '.join(TTA_MODES)}")
         self.model = keras.models.load_model(path)
-        self.tta_flip = tta_flip
+        self.tta = tta
         run_path, card_path = path.with_name("run.json"), card_path_for(path)
         if run_path.is_file():
             self.info = _info_from_run(path, run_path, "keras")
@@ -110,20 +114,19 @@ class KerasPredictor:
         self.info.parameters = int(self.model.count_params())
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
-        x = to_model_input(faces)
-        scores = self.model.predict(x, batch_size=BATCH, verbose=0)
-        if self.tta_flip:  # [N,H,W,1]: axis 2 is left-right, as in EmotionClassifier
-            scores = (scores + self.model.predict(x[:, :, ::-1], batch_size=BATCH, verbose=0)) / 2
-        return scores
+        """The mean of the scores of each face's views, as EmotionClassifier averages them."""
+        views = tta_views(to_model_input(faces)[..., 0], self.tta)
+        return np.mean([self.model.predict(view[..., None], batch_size=BATCH, verbose=0)
+                        for view in views], axis=0)
 
 
 class TFLitePredictor:
     """A .tflite model with its card, run by the device's classifier (int8 or float)."""
 
-    def __init__(self, path: Path, num_threads: int = 2, tta_flip: bool = False) -> None:
+    def __init__(self, path: Path, num_threads: int = 2, tta: str = "off") -> None:
         from emotion_device.classifier import EmotionClassifier
 
-        self.classifier = EmotionClassifier(path, num_threads=num_threads, tta_flip=tta_flip)
+        self.classifier = EmotionClassifier(path, num_threads=num_threads, tta=tta)
         input_type = np.dtype(self.classifier.interpreter.get_input_details()[0]["dtype"]).name
         self.info = _info_from_card(path, self.classifier.card, f"tflite-{input_type}")
 
@@ -133,14 +136,14 @@ class TFLitePredictor:
                                for i in range(0, len(inputs), BATCH)])
 
 
-def load_predictor(path: Path, tta_flip: bool = False) -> ScorePredictor:
+def load_predictor(path: Path, tta: str = "off") -> ScorePredictor:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model {path} not found")
     if path.suffix == ".keras":
-        return KerasPredictor(path, tta_flip=tta_flip)
+        return KerasPredictor(path, tta=tta)
     if path.suffix == ".tflite":
-        return TFLitePredictor(path, tta_flip=tta_flip)
+        return TFLitePredictor(path, tta=tta)
     raise ValueError(f"{path}: expected a .keras or .tflite model")
 
 
@@ -218,12 +221,12 @@ def record_test_in_card(card_path: Path, report: dict, folder: Path, skipped: in
 
 def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None = None,
                    label_source: str | None = None, data_root: str | None = None,
-                   limit: int | None = None, seed: int = 1234, tta_flip: bool = False,
+                   limit: int | None = None, seed: int = 1234, tta: str = "off",
                    folder: Path | None = None, write_card: bool = False) -> dict:
     """Score FER2013 PublicTest, or a labelled image folder, and write the report into out_dir."""
     if write_card and folder is None:
         raise ValueError("--write-card records a held-out folder's score; pass --data")
-    predictor = load_predictor(Path(model_path), tta_flip=tta_flip)
+    predictor = load_predictor(Path(model_path), tta=tta)
     info = predictor.info
     if write_card:
         if info.card is None:
@@ -244,7 +247,7 @@ def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None =
     if limit and folder is not None:
         val = val.subset(np.sort(np.random.default_rng(seed).permutation(len(val))[:limit]))
     log.info("evaluating %s (%s%s) on %d faces of %s", model_path, info.model_type,
-             ", flip TTA" if tta_flip else "", len(val), described)
+             f", {tta} TTA" if tta != "off" else "", len(val), described)
     scores = predictor.predict(val.x)
     if scores.shape != (len(val), len(val.labels)):
         raise ValueError(f"{model_path} gave scores of shape {scores.shape} for {len(val)} faces and "
@@ -254,7 +257,7 @@ def evaluate_model(model_path: Path, out_dir: Path, label_set_name: str | None =
         "model": str(model_path), "model_type": info.model_type, "architecture": info.architecture,
         "from": info.origin, "augment": info.augment, "label_set": set_name, "label_source": source,
         "epochs": info.epochs, "parameters": info.parameters,
-        "data": described, "tta_flip": tta_flip,
+        "data": described, "tta": tta,
         **info.extra,
     }
     report = write_report(out_dir, val.y, scores, val.labels,

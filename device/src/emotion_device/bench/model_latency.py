@@ -1,4 +1,4 @@
-"""Per-face latency of a classifier: threads, int8 vs float32, batches, flip TTA, and MAC/s achieved.
+"""Per-face latency of a classifier: threads, int8 vs float32, batches, flip and ten-crop TTA, MAC/s.
 
 Inputs are real-looking 48x48 crops (a face from a real photo when one is given), because
 XNNPACK's int8 kernels do not care about content but a reader of the numbers does.
@@ -16,6 +16,7 @@ from emotion_device.bench.timing import time_calls
 from emotion_device.classifier import EmotionClassifier
 from emotion_device.model_card import ModelCard
 from emotion_device.runtime import make_interpreter
+from emotion_device.tta import TTA_MODES, tta_views
 
 
 @dataclass
@@ -26,8 +27,8 @@ class LatencyOptions:
     batch: int = 4
 
 
-# Rows of a face classified as EmotionClassifier(tta_flip=True) does: with its mirror image.
-TTA_VARIANT = "int8 + flip TTA"
+# Rows of a face classified as EmotionClassifier(tta=...) does: all its views in one invoke.
+TTA_VARIANTS = {mode: f"int8 + {mode} TTA" for mode in TTA_MODES if mode != "off"}
 
 
 def _interpreter_timer(path: Path, threads: int, faces: np.ndarray):
@@ -73,13 +74,14 @@ def bench_model(model_path: Path, face: np.ndarray, options: LatencyOptions,
             invoke, runtime = _interpreter_timer(path, threads, face[None])
             result["rows"].append(_single_face_row(kind, threads, invoke, runtime, options, macs))
         if kind == "int8":
-            # tta_flip classifies a face with its mirror image in one invoke of batch 2; that
-            # invoke is a face's whole cost, so it is the per-face latency (not halved).
-            pair = np.stack([face, face[:, ::-1]])
-            for threads in options.threads:
-                invoke, runtime = _interpreter_timer(path, threads, pair)
-                result["rows"].append(_single_face_row(TTA_VARIANT, threads, invoke, runtime, options,
-                                                       2 * macs if macs else None))
+            # With `tta` the classifier sends a face's views through one invoke (batch 2 or 10);
+            # that invoke is the face's whole cost, so it is the per-face latency (not divided).
+            for mode, variant in TTA_VARIANTS.items():
+                views = np.concatenate(tta_views(face[None, :, :, 0], mode))[..., None]
+                for threads in options.threads:
+                    invoke, runtime = _interpreter_timer(path, threads, views)
+                    result["rows"].append(_single_face_row(variant, threads, invoke, runtime, options,
+                                                           len(views) * macs if macs else None))
         if options.batch > 1:
             invoke, runtime = _interpreter_timer(path, 1, np.repeat(face[None], options.batch, axis=0))
             stats = time_calls(invoke, max(100, options.invokes // options.batch), options.warmup)

@@ -1,5 +1,5 @@
-"""Ten-crop views: four corners and the centre, resized back to 48 by the device's resize, and
-their mirror images."""
+"""The test-time views of `model.tta`: none, the mirror image, or ten crops (four corners and the
+centre, resized back to 48 by the device's resize, and their mirror images)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emotion_device.preprocess import resize_face
-from emotion_train.ten_crop import CROP, ten_crop_views
+from emotion_device.tta import CROP, ten_crop_views, tta_views
 
 
 def _marked_faces() -> np.ndarray:
@@ -53,3 +53,23 @@ def test_the_last_five_views_mirror_the_first_five():
 def test_bad_input_gets_one_clear_error(faces, crop, message):
     with pytest.raises(ValueError, match=message):
         ten_crop_views(faces, crop)
+
+
+def test_float_faces_give_float_views_and_an_empty_batch_gives_empty_views():
+    faces = np.random.default_rng(2).uniform(0, 255, (2, 48, 48)).astype(np.float32)
+    views = ten_crop_views(faces)
+    assert all(view.dtype == np.float32 and view.shape == (2, 48, 48) for view in views)
+    assert all(view.shape == (0, 48, 48) for view in ten_crop_views(faces[:0]))
+
+
+def test_each_mode_has_its_views():
+    faces = np.random.default_rng(3).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    (alone,) = tta_views(faces, "off")
+    assert alone is faces
+    itself, mirrored = tta_views(faces, "flip")
+    assert itself is faces
+    np.testing.assert_array_equal(mirrored, faces[:, :, ::-1])
+    for view, expected in zip(tta_views(faces, "ten-crop"), ten_crop_views(faces), strict=True):
+        np.testing.assert_array_equal(view, expected)
+    with pytest.raises(ValueError, match="choose from off, flip, ten-crop"):
+        tta_views(faces, "five-crop")
