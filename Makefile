@@ -204,7 +204,7 @@ LEVER_FLAGS_fer7-distill := --teacher $(RUNS)/ferplus8/model.keras
 # its last epoch kept: "merge the validation split back", as ferplus8-all did. `fer7-short`'s last
 # epoch was within 3 validation faces of its best, so the fixed schedule needs no selection. It has
 # no validation split, so PublicTest, scored once at its end, is all it reports.
-FER7_CHOSEN := fer7-short
+FER7_CHOSEN := fer7-smoothing
 MERGED_FER7 := $(FER7_RECIPE) $(LEVER_FLAGS_$(FER7_CHOSEN)) --val-fraction 0 --out $(RUNS)/final/fer7-all
 
 $(RUNS)/final/fer7-all/run.json: | $(RUNS)/ferplus8/run.json
