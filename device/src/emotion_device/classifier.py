@@ -9,7 +9,7 @@ import numpy as np
 
 from emotion_device.model_card import ModelCard, ModelCardError, load_verified_card
 from emotion_device.runtime import RuntimeInfo, make_interpreter
-from emotion_device.tta import TTA_MODES, tta_views
+from emotion_device.tta import check_mode, tta_views
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,8 @@ class EmotionClassifier:
 
     def __init__(self, model_path: Path, num_threads: int = 1, runtime: str | None = None,
                  verify: bool = True, tta: str = "off") -> None:
-        if tta not in TTA_MODES:
-            raise ValueError(f"unknown test-time augmentation {tta!r}; choose from {', '.join(TTA_MODES)}")
         self.model_path = Path(model_path)
-        self.tta = tta
+        self.tta = check_mode(tta)
         self.card: ModelCard = load_verified_card(self.model_path) if verify else ModelCard.load(
             self.model_path.with_suffix(".json"))
         self.interpreter, self.runtime = make_interpreter(self.model_path, num_threads, runtime)

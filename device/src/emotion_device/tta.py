@@ -43,13 +43,18 @@ def ten_crop_views(faces: np.ndarray, crop: int = CROP) -> list[np.ndarray]:
     return crops + [view[:, :, ::-1] for view in crops]
 
 
+def check_mode(mode: str) -> str:
+    """`mode` when it is one of TTA_MODES, else a ValueError that names them."""
+    if mode not in TTA_MODES:
+        raise ValueError(f"unknown test-time augmentation {mode!r}; choose from {', '.join(TTA_MODES)}")
+    return mode
+
+
 def tta_views(faces: np.ndarray, mode: str) -> list[np.ndarray]:
     """The views `mode` averages over, each shaped like `faces` [N,48,48]; the first is the
     face itself except for ten-crop, whose views are all crops."""
-    if mode == "off":
+    if check_mode(mode) == "off":
         return [faces]
     if mode == "flip":
         return [faces, faces[:, :, ::-1]]
-    if mode == "ten-crop":
-        return ten_crop_views(faces)
-    raise ValueError(f"unknown test-time augmentation {mode!r}; choose from {', '.join(TTA_MODES)}")
+    return ten_crop_views(faces)

@@ -28,7 +28,7 @@ import numpy as np
 from emotion_device.labels import LABEL_SETS, label_set
 from emotion_device.model_card import ModelCard, card_path_for
 from emotion_device.preprocess import CropSpec, to_model_input
-from emotion_device.tta import TTA_MODES, tta_views
+from emotion_device.tta import check_mode, tta_views
 from emotion_train.datapaths import VAL_FILE, data_dir
 from emotion_train.fer2013 import LABEL_SOURCES, FaceDataset, load_fer2013_npz
 from emotion_train.image_folder import LABEL_SOURCE as FOLDER_LABELS
@@ -100,10 +100,8 @@ class KerasPredictor:
     def __init__(self, path: Path, tta: str = "off") -> None:
         import keras
 
-        if tta not in TTA_MODES:
-            raise ValueError(f"unknown test-time augmentation {tta!r}; choose from {', '.join(TTA_MODES)}")
+        self.tta = check_mode(tta)
         self.model = keras.models.load_model(path)
-        self.tta = tta
         run_path, card_path = path.with_name("run.json"), card_path_for(path)
         if run_path.is_file():
             self.info = _info_from_run(path, run_path, "keras")
