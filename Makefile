@@ -252,7 +252,7 @@ convert: train $(SHIPPED_FERPLUS8)/run.json $(SHIPPED_FER7)/model.keras
 
 # The evaluation reports committed beside the models: each shipped int8 model, and the float
 # network of each training run (with its loss/accuracy curves).
-report: $(VENV)/.done
+report: $(VENV)/.done $(SHIPPED_FER7)/model.keras
 	for name in $(MODELS); do \
 	  $(WORKSTATION) emotion-train evaluate --model models/$$name.tflite --out models/reports/$$name || exit 1; done
 	$(WORKSTATION) emotion-train evaluate --model $(SHIPPED_FERPLUS8)/model.keras --out models/reports/ferplus8-float
